@@ -1,1 +1,141 @@
-fn main() {}
+//! The `flowctl` binary: parses the command line, registers the job plugins, and runs a command.
+
+mod cli;
+mod commands;
+mod dates;
+mod error;
+mod fsutil;
+mod progress;
+mod project;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, Exit};
+use crate::project::Project;
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Ok.into()
+            };
+        }
+    };
+    init_tracing(&cli.global.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Environment.into();
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => Exit::Ok.into(),
+        Err(err) => {
+            if !err.message.is_empty() {
+                eprintln!("error: {}", err.message);
+            }
+            err.exit.into()
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let registry = flowctl_jobs::registry();
+    // `schema` needs no project.
+    if let Command::Schema { output } = &cli.command {
+        return commands::schema::run(&registry, output.as_deref());
+    }
+    let project = Project::resolve(&cli.global)?;
+    match cli.command {
+        Command::Validate { paths, target } => {
+            commands::validate::run(&project, &registry, &paths, target.as_deref())
+        }
+        Command::Apply {
+            paths,
+            dry_run,
+            prune,
+        } => commands::apply::run(&project, &registry, &paths, dry_run, prune).await,
+        Command::Run {
+            dag,
+            date,
+            params,
+            target,
+        } => {
+            let target = project.target_name(target.as_deref());
+            commands::run::run(&project, registry, &dag, date.as_deref(), &params, &target).await
+        }
+        Command::Scheduler { once, target } => {
+            let target = project.target_name(target.as_deref());
+            commands::scheduler::run(&project, registry, once, &target).await
+        }
+        Command::Backfill {
+            dag,
+            from,
+            to,
+            params,
+            target,
+        } => {
+            let target = project.target_name(target.as_deref());
+            commands::run::backfill(&project, registry, &dag, &from, &to, &params, &target).await
+        }
+        Command::Pause { dag } => commands::admin::set_paused(&project, &dag, true).await,
+        Command::Unpause { dag } => commands::admin::set_paused(&project, &dag, false).await,
+        Command::Clear {
+            dag,
+            run,
+            failed,
+            no_run,
+        } => {
+            let target = project.target_name(None);
+            commands::admin::clear(&project, registry, &dag, &run, failed, no_run, &target).await
+        }
+        Command::Dags { json } => commands::inspect::dags(&project, &registry, json).await,
+        Command::Runs { dag, limit, json } => {
+            commands::inspect::runs(&project, &dag, limit, json).await
+        }
+        Command::Tasks { dag, run, json } => {
+            commands::inspect::tasks(&project, &dag, &run, json).await
+        }
+        Command::Logs {
+            dag,
+            run,
+            step,
+            attempt,
+        } => commands::inspect::logs(&project, &dag, &run, &step, attempt).await,
+        Command::Schema { .. } => Ok(()),
+    }
+}
+
+/// A panic is a bug: say so plainly and exit with the internal-error code.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "internal error (this is a bug in flowctl, please report it): {info}\n\
+             run with RUST_BACKTRACE=1 for a backtrace"
+        );
+        std::process::exit(Exit::Internal as i32);
+    }));
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

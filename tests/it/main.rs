@@ -1,1 +1,10 @@
+//! End-to-end tests of the `flowctl` binary (one integration-test binary for the whole package).
 
+mod support;
+
+mod cli_apply;
+mod cli_run;
+mod cli_scheduler;
+mod cli_validate;
+mod schema_current;
+mod validate_corpus;

@@ -1,0 +1,190 @@
+//! `flowctl run` and `flowctl backfill`: create runs and execute them in this process.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use flowctl_engine::TriggerRequest;
+use flowctl_engine::job::JobRegistry;
+use flowctl_model::load::{LoadOptions, parse_dag};
+use flowctl_state::{RunRecord, RunState, Store};
+use tokio_util::sync::CancellationToken;
+
+use super::{engine_error, new_engine, open_store, require_dag, store_error};
+use crate::error::{CliError, CliResult};
+use crate::progress::Progress;
+use crate::project::Project;
+
+/// Runs `flowctl run DAG`.
+pub async fn run(
+    project: &Project,
+    registry: JobRegistry,
+    dag: &str,
+    date: Option<&str>,
+    params: &[String],
+    target: &str,
+) -> CliResult {
+    let store = open_store(project).await?;
+    let params = parse_params(params)?;
+    let date = match date {
+        Some(text) => Some(parse_user_date(
+            text,
+            dag_timezone(&store, &registry, dag).await?,
+        )?),
+        None => None,
+    };
+    let engine = new_engine(project, registry, store, target)?;
+    let request = TriggerRequest {
+        date,
+        params,
+        target: Some(target.to_string()),
+    };
+    let run = engine.trigger(dag, &request).await.map_err(engine_error)?;
+    println!("run {} of {} (target {target})", run.run_id, run.dag_id);
+    let shutdown = interrupt_token();
+    let (events, progress) = Progress::start(false);
+    let outcome = engine.execute_run(&run, &events, &shutdown).await;
+    drop(events);
+    progress.finish().await;
+    let outcome = outcome.map_err(engine_error)?;
+    if outcome.interrupted {
+        eprintln!(
+            "run {} interrupted: steps that ended keep their state; resume it with `flowctl scheduler --once`",
+            run.run_id
+        );
+        return Err(CliError::interrupted());
+    }
+    finish_message(&outcome.run)
+}
+
+/// Prints the final line of a run and maps its state to the exit code.
+fn finish_message(run: &RunRecord) -> CliResult {
+    match run.state {
+        RunState::Success => {
+            println!("run {} of {}: success", run.run_id, run.dag_id);
+            Ok(())
+        }
+        state => Err(CliError::failed(format!(
+            "run {} of {} ended {state}; see `flowctl tasks {} latest` and `flowctl logs`",
+            run.run_id, run.dag_id, run.dag_id
+        ))),
+    }
+}
+
+/// Runs `flowctl backfill DAG --from D --to D`.
+pub async fn backfill(
+    project: &Project,
+    registry: JobRegistry,
+    dag: &str,
+    from: &str,
+    to: &str,
+    params: &[String],
+    target: &str,
+) -> CliResult {
+    if !params.is_empty() {
+        // Backfilled runs use the DAG's declared params, like scheduled runs.
+        return Err(CliError::usage(
+            "backfill runs use the DAG's declared params; --param is only for `flowctl run`",
+        ));
+    }
+    let store = open_store(project).await?;
+    let tz = dag_timezone(&store, &registry, dag).await?;
+    let (from, to) = (parse_user_date(from, tz)?, parse_user_date(to, tz)?);
+    let engine = new_engine(project, registry, store, target)?;
+    let shutdown = interrupt_token();
+    let (events, progress) = Progress::start(true);
+    let report = engine.backfill(dag, from, to, &events, &shutdown).await;
+    drop(events);
+    progress.finish().await;
+    let report = report.map_err(engine_error)?;
+    let failed: Vec<&str> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.succeeded())
+        .map(|o| o.run.run_id.as_str())
+        .collect();
+    println!(
+        "backfill of {dag}: {} run{} executed, {} failed, {} interval{} skipped (already had a run)",
+        report.outcomes.len(),
+        if report.outcomes.len() == 1 { "" } else { "s" },
+        failed.len(),
+        report.skipped.len(),
+        if report.skipped.len() == 1 { "" } else { "s" },
+    );
+    if shutdown.is_cancelled() {
+        return Err(CliError::interrupted());
+    }
+    if !failed.is_empty() {
+        return Err(CliError::failed(format!(
+            "failed runs: {}",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// `--param k=v` pairs; values stay strings (the engine converts them to the type of the
+/// param's default).
+pub fn parse_params(params: &[String]) -> CliResult<BTreeMap<String, serde_json::Value>> {
+    let mut map = BTreeMap::new();
+    for pair in params {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(CliError::usage(format!(
+                "--param `{pair}` is not of the form KEY=VALUE"
+            )));
+        };
+        if key.is_empty() {
+            return Err(CliError::usage(format!(
+                "--param `{pair}` has an empty name"
+            )));
+        }
+        map.insert(
+            key.to_string(),
+            serde_json::Value::String(value.to_string()),
+        );
+    }
+    Ok(map)
+}
+
+/// The time zone of an applied DAG (dates on the command line without an offset are in it).
+async fn dag_timezone(store: &Store, registry: &JobRegistry, dag: &str) -> CliResult<Tz> {
+    let record = require_dag(store, dag).await?;
+    let version = store
+        .get_dag_version(dag, &record.version_hash)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            CliError::environment(format!("DAG `{dag}`: its applied version is missing"))
+        })?;
+    let catalog = registry.catalog();
+    let options = LoadOptions {
+        catalog: &catalog,
+        target_kind: None,
+        pools: None,
+    };
+    Ok(parse_dag(&version.source_path, &version.source, &options)
+        .map(|d| d.timezone)
+        .unwrap_or(Tz::UTC))
+}
+
+/// `2026-01-31`, `2026-01-31T06:00[:00]`, or RFC 3339; without an offset, in `tz`.
+pub fn parse_user_date(text: &str, tz: Tz) -> CliResult<DateTime<Utc>> {
+    crate::dates::parse_local_datetime(text, tz)
+        .map_err(|why| CliError::usage(format!("invalid date `{text}`: {why}")))
+}
+
+/// A token cancelled by the first Ctrl-C (a second one exits at once).
+pub fn interrupt_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fired = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupt: letting running steps finish (Ctrl-C again to exit now)");
+            fired.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(crate::error::Exit::Interrupted as i32);
+            }
+        }
+    });
+    token
+}

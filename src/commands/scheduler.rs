@@ -1,0 +1,80 @@
+//! `flowctl scheduler [--once]`.
+
+use flowctl_engine::SchedulerOptions;
+use flowctl_engine::job::JobRegistry;
+use tokio_util::sync::CancellationToken;
+
+use super::{engine_error, new_engine, open_store};
+use crate::error::{CliError, CliResult};
+use crate::progress::Progress;
+use crate::project::Project;
+
+/// Runs the scheduler until SIGTERM/SIGINT (or for one pass with `--once`).
+pub async fn run(project: &Project, registry: JobRegistry, once: bool, target: &str) -> CliResult {
+    let store = open_store(project).await?;
+    let engine = new_engine(project, registry, store, target)?;
+    let shutdown = shutdown_token()?;
+    if !once {
+        println!(
+            "scheduler {} started (target {target}); SIGTERM or Ctrl-C stops it gracefully",
+            engine.settings().holder_id
+        );
+    }
+    let (events, progress) = Progress::start(true);
+    let options = SchedulerOptions {
+        once,
+        ..SchedulerOptions::default()
+    };
+    let report = engine.scheduler(&options, &events, &shutdown).await;
+    drop(events);
+    progress.finish().await;
+    let report = report.map_err(engine_error)?;
+    for error in &report.errors {
+        eprintln!("error: {error}");
+    }
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.interrupted && !o.succeeded())
+        .map(|o| format!("{} {}", o.run.dag_id, o.run.run_id))
+        .collect();
+    println!(
+        "scheduler: {} run{} created, {} executed, {} failed",
+        report.created.len(),
+        if report.created.len() == 1 { "" } else { "s" },
+        report.outcomes.len(),
+        failed.len()
+    );
+    if once && !(failed.is_empty() && report.errors.is_empty()) {
+        return Err(CliError::failed(format!(
+            "failed runs: {}",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Cancelled on SIGTERM or SIGINT (a second signal exits at once).
+fn shutdown_token() -> CliResult<CancellationToken> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| CliError::environment(format!("cannot install a SIGTERM handler: {e}")))?;
+    let mut int = signal(SignalKind::interrupt())
+        .map_err(|e| CliError::environment(format!("cannot install a SIGINT handler: {e}")))?;
+    let token = CancellationToken::new();
+    let fired = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("stopping: no new work is taken; running steps may finish");
+        fired.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        std::process::exit(crate::error::Exit::Interrupted as i32);
+    });
+    Ok(token)
+}
