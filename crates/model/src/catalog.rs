@@ -37,7 +37,10 @@ pub struct TypedJobSpec<C> {
 
 impl<C> TypedJobSpec<C> {
     pub const fn new(name: &'static str) -> Self {
-        Self { name, _config: PhantomData }
+        Self {
+            name,
+            _config: PhantomData,
+        }
     }
 }
 

@@ -160,8 +160,11 @@ impl Dag {
 
     /// Direct downstream step ids of every step.
     pub fn downstream(&self) -> IndexMap<&str, Vec<&str>> {
-        let mut map: IndexMap<&str, Vec<&str>> =
-            self.steps.keys().map(|k| (k.as_str(), Vec::new())).collect();
+        let mut map: IndexMap<&str, Vec<&str>> = self
+            .steps
+            .keys()
+            .map(|k| (k.as_str(), Vec::new()))
+            .collect();
         for (id, step) in &self.steps {
             for up in &step.depends_on {
                 if let Some(list) = map.get_mut(up.as_str()) {
