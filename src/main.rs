@@ -2,7 +2,6 @@
 
 mod cli;
 mod commands;
-mod dates;
 mod error;
 mod fsutil;
 mod progress;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use flowctl_engine::job::JobRegistry;
 use flowctl_model::dag::Dag;
 use flowctl_model::load::{LoadOptions, parse_dag};
-use flowctl_state::{DagUpsert, Store};
+use flowctl_state::{DagChange, DagUpsert, Store};
 
 use super::validate::{check_dag_files, plural, report_diagnostics};
 use super::{open_store, store_error};
@@ -102,11 +102,20 @@ pub async fn run(
         })
         .collect();
     let prune_ids = if prune { gone } else { Vec::new() };
-    store
+    let report = store
         .apply_dags(&upserts, &prune_ids)
         .await
         .map_err(store_error)?;
-    println!("applied: {summary}");
+    // Count what the transaction did: another apply may have raced this one.
+    let count =
+        |want: fn(&DagChange) -> bool| report.applied.iter().filter(|(_, c)| want(c)).count();
+    println!(
+        "applied: {} created, {} changed, {} removed, {} unchanged",
+        count(|c| matches!(c, DagChange::Created)),
+        count(|c| matches!(c, DagChange::Updated { .. })),
+        report.removed.len(),
+        count(|c| matches!(c, DagChange::Unchanged)),
+    );
     Ok(())
 }
 

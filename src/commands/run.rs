@@ -169,7 +169,7 @@ async fn dag_timezone(store: &Store, registry: &JobRegistry, dag: &str) -> CliRe
 
 /// `2026-01-31`, `2026-01-31T06:00[:00]`, or RFC 3339; without an offset, in `tz`.
 pub fn parse_user_date(text: &str, tz: Tz) -> CliResult<DateTime<Utc>> {
-    crate::dates::parse_local_datetime(text, tz)
+    flowctl_model::schedule::parse_local_datetime(text, tz)
         .map_err(|why| CliError::usage(format!("invalid date `{text}`: {why}")))
 }
 

@@ -98,7 +98,13 @@ fn concurrent_applies_on_postgres_do_not_corrupt_state() {
     project.run(&["dags"]).ok();
     let mut handles = Vec::new();
     for _ in 0..4 {
-        handles.push(project.cmd(&["apply"]).spawn().expect("spawn apply"));
+        handles.push(
+            project
+                .cmd(&["apply"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn apply"),
+        );
     }
     for mut h in handles {
         let status = h.wait().expect("wait apply");

@@ -85,7 +85,7 @@ dag: flaky
 steps:
   bad:
     type: shell
-    command: "echo try {{ try_number }} >> tries.txt; exit 3"
+    command: "echo try {{ try_number }} | tee -a tries.txt; exit 3"
     retries: 2
     retry_delay: 100ms
     retry_backoff: exponential

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -168,6 +168,62 @@ impl Schedule {
 }
 
 /// Cron matching works on whole seconds.
+/// What is wrong with a date given by a user (see [`parse_local_datetime`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalDateError {
+    /// Not a date in any accepted form.
+    Malformed,
+    /// A wall-clock time that daylight saving skips in the time zone.
+    Skipped { naive: String, tz: Tz },
+}
+
+impl fmt::Display for LocalDateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalDateError::Malformed => f.write_str(
+                "expected a date (`2026-01-01`), a date and time (`2026-01-01T06:00:00`) or RFC 3339 (`2026-01-01T06:00:00Z`)",
+            ),
+            LocalDateError::Skipped { naive, tz } => write!(
+                f,
+                "{naive} does not exist in {} (clocks skip it for daylight saving)",
+                tz.name()
+            ),
+        }
+    }
+}
+
+/// Parses `2026-01-01`, `2026-01-01T06:00[:00[.fff]]` (or with a space), or RFC 3339 with an
+/// offset. Dates and date-times without an offset are in `tz` (the DAG's time zone); a
+/// wall-clock time that occurs twice (clocks going back) means its first occurrence.
+pub fn parse_local_datetime(text: &str, tz: Tz) -> Result<DateTime<Utc>, LocalDateError> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        })
+        .ok_or(LocalDateError::Malformed)?;
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
+        LocalResult::None => Err(LocalDateError::Skipped {
+            naive: naive.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            tz,
+        }),
+    }
+}
+
 fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
@@ -630,5 +686,27 @@ mod tests {
         assert_eq!(intervals.len(), 3);
         assert_eq!(intervals[0].start, from);
         assert_eq!(intervals[2].start, to);
+    }
+}
+
+#[cfg(test)]
+mod local_date_tests {
+    use super::*;
+
+    #[test]
+    fn user_dates_without_offset_are_in_the_dag_time_zone() {
+        let paris: Tz = "Europe/Paris".parse().expect("tz");
+        let t = parse_local_datetime("2026-01-31", paris).expect("date");
+        assert_eq!(t.to_rfc3339(), "2026-01-30T23:00:00+00:00");
+        let t = parse_local_datetime("2026-07-01T06:00", paris).expect("datetime");
+        assert_eq!(t.to_rfc3339(), "2026-07-01T04:00:00+00:00");
+        let t = parse_local_datetime("2026-07-01T06:00:00Z", paris).expect("rfc3339");
+        assert_eq!(t.to_rfc3339(), "2026-07-01T06:00:00+00:00");
+        let gap = parse_local_datetime("2026-03-29T02:30", paris).unwrap_err();
+        assert!(gap.to_string().contains("daylight"), "{gap}");
+        assert_eq!(
+            parse_local_datetime("yesterday", paris),
+            Err(LocalDateError::Malformed)
+        );
     }
 }

@@ -1,13 +1,13 @@
 //! The top level of a DAG file: id, schedule, time zone, dates, limits, params, defaults.
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::LoadOptions;
 use super::steps::{self, Settings};
 use crate::check::{Checker, is_valid_id};
 use crate::dag::{Dag, DagSource};
-use crate::schedule::Schedule;
+use crate::schedule::{LocalDateError, Schedule};
 use crate::suggest;
 use crate::yaml::{Node, Typed};
 
@@ -197,30 +197,17 @@ fn read_date(ck: &mut Checker, node: &Node, what: &str, tz: Tz) -> Option<DateTi
             return None;
         }
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let naive = NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .or_else(|| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f").ok())
-        .or_else(|| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f").ok());
-    let Some(naive) = naive else {
-        ck.on(
-            node,
-            format!("invalid {what}: expected a date (`2026-01-01`), a date and time (`2026-01-01T06:00:00`) or RFC 3339 (`2026-01-01T06:00:00Z`), found string `{text}`"),
-        );
-        return None;
-    };
-    match tz.from_local_datetime(&naive) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        // A repeated wall-clock time (clocks going back): the first pass.
-        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        LocalResult::None => {
+    match crate::schedule::parse_local_datetime(&text, tz) {
+        Ok(t) => Some(t),
+        Err(err @ LocalDateError::Malformed) => {
             ck.on(
                 node,
-                format!("invalid {what}: {text} does not exist in {} (clocks skip it for daylight saving)", tz.name()),
+                format!("invalid {what}: {err}, found string `{text}`"),
             );
+            None
+        }
+        Err(err) => {
+            ck.on(node, format!("invalid {what}: {err}"));
             None
         }
     }
