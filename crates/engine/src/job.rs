@@ -78,12 +78,20 @@ pub struct JobError {
 impl JobError {
     /// A failure that the step's retry policy applies to.
     pub fn failed(message: impl Into<String>) -> Self {
-        Self { message: message.into(), exit_code: None, retryable: true }
+        Self {
+            message: message.into(),
+            exit_code: None,
+            retryable: true,
+        }
     }
 
     /// A failure that no retry can fix.
     pub fn fatal(message: impl Into<String>) -> Self {
-        Self { message: message.into(), exit_code: None, retryable: false }
+        Self {
+            message: message.into(),
+            exit_code: None,
+            retryable: false,
+        }
     }
 
     /// Attaches a process exit code.
@@ -132,7 +140,11 @@ impl LogSink {
     pub fn line(&self, stream: LogStream, text: impl Into<String>) {
         if let Some(tx) = &self.tx {
             // A closed receiver means the attempt is over; late lines are dropped on purpose.
-            let _ = tx.send(LogLine { at: Utc::now(), stream, text: text.into() });
+            let _ = tx.send(LogLine {
+                at: Utc::now(),
+                stream,
+                text: text.into(),
+            });
         }
     }
 

@@ -1,0 +1,95 @@
+//! Clearing a run: re-run failed (or all) steps and everything downstream of them.
+
+use std::collections::BTreeSet;
+
+use flowctl_state::{RunRecord, StoreError, TaskReset, TaskState};
+
+use crate::{Engine, EngineError, Result};
+
+/// Which steps [`Engine::clear`] resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClearScope {
+    /// `failed` and `upstream_failed` steps, and everything downstream of them.
+    Failed,
+    /// Every step.
+    All,
+}
+
+/// What [`Engine::clear`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClearReport {
+    /// The run after clearing (`queued` when something was cleared).
+    pub run: RunRecord,
+    /// Step ids reset to `queued`, in the DAG's order. Empty = nothing to clear.
+    pub cleared: Vec<String>,
+}
+
+impl Engine {
+    /// Resets steps of a run for a re-run: each goes back to `queued` with fresh tries (its
+    /// attempt history and logs are kept), its outputs are dropped, and the run goes back to
+    /// `queued`; then [`Engine::execute_run`] runs it again. Refused while the run is being
+    /// executed.
+    pub async fn clear(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        scope: ClearScope,
+    ) -> Result<ClearReport> {
+        let store = self.store();
+        let unknown = || EngineError::UnknownRun {
+            dag_id: dag_id.into(),
+            run_id: run_id.into(),
+        };
+        let run = store.get_run(dag_id, run_id).await?.ok_or_else(unknown)?;
+        let dag = self.load_version(dag_id, &run.version_hash, None).await?;
+        let tasks = store.list_tasks(run.id).await?;
+
+        let downstream = dag.downstream();
+        let mut selected: BTreeSet<&str> = BTreeSet::new();
+        let mut stack: Vec<&str> = tasks
+            .iter()
+            .filter(|t| match scope {
+                ClearScope::All => true,
+                ClearScope::Failed => {
+                    matches!(t.state, TaskState::Failed | TaskState::UpstreamFailed)
+                }
+            })
+            .map(|t| t.task_id.as_str())
+            .collect();
+        while let Some(step) = stack.pop() {
+            if selected.insert(step)
+                && let Some(next) = downstream.get(step)
+            {
+                stack.extend(next.iter().copied());
+            }
+        }
+        if selected.is_empty() {
+            return Ok(ClearReport {
+                run,
+                cleared: Vec::new(),
+            });
+        }
+        let mut resets = Vec::new();
+        let mut cleared = Vec::new();
+        for task in &tasks {
+            if let Some(step) = dag.steps.get(&task.task_id)
+                && selected.contains(task.task_id.as_str())
+            {
+                resets.push(TaskReset {
+                    ti_id: task.id,
+                    tries: step.max_tries(),
+                });
+                cleared.push(task.task_id.clone());
+            }
+        }
+        store
+            .clear_tasks(run.id, &resets)
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict(message) => EngineError::Conflict(message),
+                other => other.into(),
+            })?;
+        let run = store.get_run_by_pk(run.id).await?.ok_or_else(unknown)?;
+        Ok(ClearReport { run, cleared })
+    }
+}

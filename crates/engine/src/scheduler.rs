@@ -1,0 +1,235 @@
+//! The scheduler: creates runs for due data intervals of every applied, unpaused DAG with a
+//! schedule, and executes queued and running runs (including runs a dead process left).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flowctl_state::{RunRecord, RunType};
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventSink;
+use crate::executor::RunOutcome;
+use crate::{Engine, EngineError, Result};
+
+/// How the scheduler runs.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// One scheduling pass, then execute every queued/running run to completion and return.
+    pub once: bool,
+    /// Longest sleep between passes: how soon newly applied or unpaused DAGs, and runs left
+    /// by a dead process, are noticed. Passes also happen when an interval falls due and
+    /// when a run ends.
+    pub poll_interval: Duration,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self {
+            once: false,
+            poll_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a scheduler session did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchedulerReport {
+    /// Runs created for due intervals.
+    pub created: Vec<RunRecord>,
+    /// Runs executed to an end (or interrupted by shutdown).
+    pub outcomes: Vec<RunOutcome>,
+    /// Problems that did not stop the scheduler (a DAG that no longer loads, a run that
+    /// could not be executed).
+    pub errors: Vec<String>,
+}
+
+impl SchedulerReport {
+    /// Whether every executed run succeeded and nothing went wrong.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty() && self.outcomes.iter().all(RunOutcome::succeeded)
+    }
+}
+
+type Running = JoinSet<(i64, Result<RunOutcome>)>;
+
+impl Engine {
+    /// Runs the scheduler until `shutdown` fires (or, with `once`, for one pass and the runs
+    /// it finds). On shutdown it stops creating and claiming, lets running steps finish within
+    /// the `shutdown_grace` setting, then cancels the rest: their tries are recorded as failed
+    /// and re-queued without consuming a retry.
+    pub async fn scheduler(
+        &self,
+        options: &SchedulerOptions,
+        events: &EventSink,
+        shutdown: &CancellationToken,
+    ) -> Result<SchedulerReport> {
+        let mut report = SchedulerReport::default();
+        let mut running: Running = JoinSet::new();
+        let mut executing: HashSet<i64> = HashSet::new();
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let recovered = self
+                .store()
+                .recover_expired_leases(Utc::now(), None, self.settings().free_losses)
+                .await?;
+            for task in &recovered {
+                tracing::warn!(
+                    "step {} (try {}) lost its worker {}: queued again",
+                    task.task_id,
+                    task.try_number,
+                    task.holder.as_deref().unwrap_or("?")
+                );
+            }
+            let pass = self.schedule_pass(Utc::now(), &mut report).await?;
+            for run in self.store().active_runs().await? {
+                if pass.paused.contains(&run.dag_id) || !executing.insert(run.id) {
+                    continue;
+                }
+                let (engine, events, shutdown) = (self.clone(), events.clone(), shutdown.clone());
+                running.spawn(async move {
+                    let outcome = engine.execute_run(&run, &events, &shutdown).await;
+                    (run.id, outcome)
+                });
+            }
+            if options.once {
+                while let Some(joined) = running.join_next().await {
+                    record(joined, &mut executing, &mut report);
+                }
+                break;
+            }
+            let now = Utc::now();
+            let poll = now
+                + chrono::Duration::from_std(options.poll_interval)
+                    .unwrap_or(chrono::Duration::MAX);
+            let wake = pass.next_due.map_or(poll, |due| due.min(poll));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(joined) = running.join_next() => record(joined, &mut executing, &mut report),
+                _ = sleep_until(instant_at(wake)) => {}
+            }
+        }
+        // Executors watch the same token: they stop within their grace periods.
+        while let Some(joined) = running.join_next().await {
+            record(joined, &mut executing, &mut report);
+        }
+        Ok(report)
+    }
+
+    /// Creates the runs of due intervals of every unpaused scheduled DAG.
+    async fn schedule_pass(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut SchedulerReport,
+    ) -> Result<Pass> {
+        let mut pass = Pass {
+            paused: HashSet::new(),
+            next_due: None,
+        };
+        let target = self.target(None)?.clone();
+        for record in self.store().list_dags().await? {
+            if record.paused {
+                pass.paused.insert(record.dag_id.clone());
+                continue;
+            }
+            let dag = match self
+                .load_version(&record.dag_id, &record.version_hash, Some(&target.kind))
+                .await
+            {
+                Ok(dag) => dag,
+                Err(err) => {
+                    note(
+                        report,
+                        format!("DAG `{}` is not scheduled: {err}", record.dag_id),
+                    );
+                    continue;
+                }
+            };
+            let Some(schedule) = &dag.schedule else {
+                continue;
+            };
+            if let Err(err) = self.check_runnable(&dag, &target) {
+                note(
+                    report,
+                    format!("DAG `{}` is not scheduled: {err}", record.dag_id),
+                );
+                continue;
+            }
+            let last_end = self.store().last_scheduled_end(&dag.id).await?;
+            let active = self.store().count_active_runs(&dag.id).await?;
+            let limit = dag.max_active_runs.saturating_sub(active) as usize;
+            for interval in dag.due_intervals(last_end, now, limit) {
+                if let Some(run) = self
+                    .create_interval_run(
+                        &dag,
+                        &record.version_hash,
+                        interval,
+                        RunType::Scheduled,
+                        &target,
+                    )
+                    .await?
+                {
+                    tracing::info!("created run {} of DAG {}", run.run_id, run.dag_id);
+                    report.created.push(run);
+                }
+            }
+            // The next interval falls due when the next tick passes.
+            if let Some(next) = schedule.next_after(now, dag.timezone) {
+                pass.next_due = Some(pass.next_due.map_or(next, |d: DateTime<Utc>| d.min(next)));
+            }
+        }
+        Ok(pass)
+    }
+}
+
+/// What a scheduling pass found.
+struct Pass {
+    /// Paused DAGs: their runs are not executed.
+    paused: HashSet<String>,
+    /// The earliest time an interval of some DAG falls due.
+    next_due: Option<DateTime<Utc>>,
+}
+
+fn record(
+    joined: std::result::Result<(i64, Result<RunOutcome>), tokio::task::JoinError>,
+    executing: &mut HashSet<i64>,
+    report: &mut SchedulerReport,
+) {
+    match joined {
+        Ok((run_pk, outcome)) => {
+            executing.remove(&run_pk);
+            match outcome {
+                Ok(outcome) => {
+                    tracing::info!(
+                        "run {} of DAG {} ended {}",
+                        outcome.run.run_id,
+                        outcome.run.dag_id,
+                        outcome.run.state
+                    );
+                    report.outcomes.push(outcome);
+                }
+                // Another live process executes it: not a problem.
+                Err(EngineError::Conflict(message)) if message.contains("is being executed by") => {
+                    tracing::debug!("{message}");
+                }
+                Err(err) => note(report, err.to_string()),
+            }
+        }
+        Err(join) => note(report, format!("a run executor panicked: {join}")),
+    }
+}
+
+fn note(report: &mut SchedulerReport, message: String) {
+    tracing::error!("{message}");
+    report.errors.push(message);
+}
+
+/// The tokio instant at which the wall clock reads `at` (now, when it has passed).
+fn instant_at(at: DateTime<Utc>) -> tokio::time::Instant {
+    let ahead = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + ahead
+}
