@@ -35,6 +35,8 @@ pub struct JobContext {
     /// 1 for the first try.
     pub try_number: u32,
     pub logical_date: DateTime<Utc>,
+    /// The DAG's time zone: `ds` is the logical date in it.
+    pub timezone: chrono_tz::Tz,
     pub data_interval_start: DateTime<Utc>,
     pub data_interval_end: DateTime<Utc>,
     pub target: TargetInfo,
@@ -44,6 +46,16 @@ pub struct JobContext {
     pub log: LogSink,
     /// Fires on timeout or cancellation.
     pub cancel: CancellationToken,
+}
+
+impl JobContext {
+    /// The logical date as `YYYY-MM-DD` in the DAG's time zone (the templates' `ds`).
+    pub fn ds(&self) -> String {
+        self.logical_date
+            .with_timezone(&self.timezone)
+            .format("%Y-%m-%d")
+            .to_string()
+    }
 }
 
 /// The target an attempt runs on.

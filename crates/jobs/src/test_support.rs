@@ -16,6 +16,7 @@ pub(crate) fn context(project_dir: PathBuf) -> (JobContext, UnboundedReceiver<Lo
         task_id: "extract".into(),
         try_number: 2,
         logical_date: Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).single().unwrap(),
+        timezone: chrono_tz::Tz::UTC,
         data_interval_start: Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).single().unwrap(),
         data_interval_end: Utc.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).single().unwrap(),
         target: TargetInfo {

@@ -170,6 +170,7 @@ async fn execute(
         task_id: spec.task_id.clone(),
         try_number: spec.try_number,
         logical_date: info.logical_date,
+        timezone: info.timezone,
         data_interval_start: info.interval.start,
         data_interval_end: info.interval.end,
         target: info.target.clone(),

@@ -215,10 +215,7 @@ fn flowctl_env(ctx: &JobContext, output_file: &Path) -> Vec<(&'static str, std::
         ("FLOWCTL_RUN_ID", ctx.run_id.clone().into()),
         ("FLOWCTL_TASK_ID", ctx.task_id.clone().into()),
         ("FLOWCTL_TRY_NUMBER", ctx.try_number.to_string().into()),
-        (
-            "FLOWCTL_DS",
-            ctx.logical_date.format("%Y-%m-%d").to_string().into(),
-        ),
+        ("FLOWCTL_DS", ctx.ds().into()),
         (
             "FLOWCTL_DATA_INTERVAL_START",
             rfc3339(ctx.data_interval_start).into(),
