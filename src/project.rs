@@ -126,6 +126,16 @@ impl Project {
         self.config.dags.iter().map(|d| self.dir.join(d)).collect()
     }
 
+    /// A path as shown in messages (relative to the current directory) made relative to the
+    /// project directory: how DAG files are recorded in the store, whatever the cwd was.
+    pub fn project_relative(&self, shown: &str) -> String {
+        let absolute = std::path::absolute(shown).unwrap_or_else(|_| PathBuf::from(shown));
+        match absolute.strip_prefix(&self.dir) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => absolute.display().to_string(),
+        }
+    }
+
     /// Shows `path` relative to the current directory when it is below it (for messages).
     pub fn display_path(path: &Path) -> String {
         let cwd = std::env::current_dir().ok();

@@ -97,7 +97,7 @@ pub async fn run(
         .map(|d| DagUpsert {
             dag_id: d.id.clone(),
             hash: d.source.hash.clone(),
-            source_path: d.source.path.clone(),
+            source_path: project.project_relative(&d.source.path),
             source: d.source.text.clone(),
         })
         .collect();

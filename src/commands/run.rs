@@ -33,6 +33,7 @@ pub async fn run(
         )?),
         None => None,
     };
+    warn_if_files_changed(project, &store, dag).await;
     let engine = new_engine(project, registry, store, target)?;
     let request = TriggerRequest {
         date,
@@ -55,6 +56,24 @@ pub async fn run(
         return Err(CliError::interrupted());
     }
     finish_message(&outcome.run)
+}
+
+/// Runs execute the applied version: say so when the DAG's file has changed since `apply`.
+async fn warn_if_files_changed(project: &Project, store: &Store, dag: &str) {
+    let Ok(Some(record)) = store.get_dag(dag).await else {
+        return;
+    };
+    let path = project.dir.join(&record.source_path);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    if flowctl_model::load::content_hash(&text) != record.version_hash {
+        eprintln!(
+            "warning: {} changed since it was applied; this run uses the applied version \
+             (run `flowctl apply` to use your changes)",
+            record.source_path
+        );
+    }
 }
 
 /// Prints the final line of a run and maps its state to the exit code.

@@ -234,3 +234,31 @@ steps:
     assert_eq!(task(&tasks, "gate")["state"], "success");
     assert_eq!(task(&tasks, "gate")["try_number"], 2);
 }
+
+#[test]
+fn run_uses_the_applied_version_and_warns_when_the_file_changed() {
+    let project = TestProject::new();
+    project.dag(
+        "ver",
+        "dag: ver\nsteps:\n  a: { type: shell, command: 'echo v1 > version.txt' }\n",
+    );
+    project.run(&["apply"]).ok();
+    project.dag(
+        "ver",
+        "dag: ver\nsteps:\n  a: { type: shell, command: 'echo v2 > version.txt' }\n",
+    );
+    let run = project.run(&["run", "ver"]);
+    run.ok();
+    assert_eq!(project.read("version.txt"), "v1\n");
+    assert!(
+        run.stderr
+            .contains("dags/ver.yaml changed since it was applied"),
+        "{}",
+        run.stderr
+    );
+    project.run(&["apply"]).ok();
+    let again = project.run(&["run", "ver"]);
+    again.ok();
+    assert_eq!(project.read("version.txt"), "v2\n");
+    assert!(!again.stderr.contains("changed since"), "{}", again.stderr);
+}

@@ -54,6 +54,11 @@ struct IdSite {
     width: usize,
 }
 
+/// The content hash a DAG version is stored under: lowercase hex SHA-256 of the file's text.
+pub fn content_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// Parses and validates one DAG file; `Err` holds every problem found, in position order.
 pub fn parse_dag(path: &str, text: &str, opts: &LoadOptions) -> Result<Dag, Vec<Diagnostic>> {
     parse_with_site(path, text, opts).1
@@ -87,7 +92,7 @@ fn parse_with_site(
             dag.source = DagSource {
                 path: path.to_string(),
                 text: text.to_string(),
-                hash: hex::encode(Sha256::digest(text.as_bytes())),
+                hash: content_hash(text),
             };
             Ok(dag)
         }
