@@ -46,6 +46,9 @@ pub struct JobContext {
     pub log: LogSink,
     /// Fires on timeout or cancellation.
     pub cancel: CancellationToken,
+    /// The template context the step's fields were rendered with (`ds`, `params`, `outputs`…),
+    /// for plugins that render more text themselves (e.g. a SQL file named by `file:`).
+    pub template_context: serde_json::Value,
 }
 
 impl JobContext {

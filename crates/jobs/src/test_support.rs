@@ -27,6 +27,7 @@ pub(crate) fn context(project_dir: PathBuf) -> (JobContext, UnboundedReceiver<Lo
         project_dir,
         log,
         cancel: CancellationToken::new(),
+        template_context: serde_json::Value::Null,
     };
     (ctx, rx)
 }

@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bronze;
 mod cas;
 mod commit;
 mod error;
@@ -38,6 +39,7 @@ mod location;
 mod names;
 mod read;
 mod schema;
+mod settings;
 mod table;
 mod write;
 
@@ -57,6 +59,7 @@ use iceberg_catalog_sql::{
 pub use error::{LakehouseError, Result};
 pub use names::TableName;
 pub use schema::{Column, ColumnType, TableSchema};
+pub use settings::{DEFAULT_CATALOG, DEFAULT_WAREHOUSE, IcebergSettings};
 pub use table::{DataFileInfo, LakeTable, SnapshotInfo};
 /// The Arrow and Iceberg crates this API speaks, re-exported so callers use matching versions.
 pub use {arrow_array, arrow_schema, iceberg};

@@ -177,6 +177,7 @@ async fn execute(
         project_dir: info.project_dir.clone(),
         log: sink,
         cancel: cancel.clone(),
+        template_context: ctx,
     };
     // A panicking plugin fails its attempt, not the executor.
     let job = AssertUnwindSafe(plugin.run(config, job_ctx)).catch_unwind();
