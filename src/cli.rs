@@ -170,6 +170,16 @@ pub enum Command {
         #[arg(long)]
         attempt: Option<u32>,
     },
+    /// Query the target's Iceberg tables with SQL (DataFusion) and print the result.
+    Sql {
+        /// The query, e.g. `SELECT * FROM silver.orders_current LIMIT 10`.
+        query: String,
+        /// Output format: table, csv or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+        #[arg(long, env = "FLOWCTL_TARGET")]
+        target: Option<String>,
+    },
     /// Print the JSON Schema of the DAG file format.
     Schema {
         /// Write to this file instead of stdout.

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod error;
 mod fsutil;
+mod plugins;
 mod progress;
 mod project;
 
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
-    let registry = flowctl_jobs::registry();
+    let registry = plugins::registry();
     // `schema` needs no project.
     if let Command::Schema { output } = &cli.command {
         return commands::schema::run(&registry, output.as_deref());
@@ -114,6 +115,14 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             step,
             attempt,
         } => commands::inspect::logs(&project, &dag, &run, &step, attempt).await,
+        Command::Sql {
+            query,
+            format,
+            target,
+        } => {
+            let target = project.target_name(target.as_deref());
+            commands::sql::run(&project, &query, &format, &target).await
+        }
         Command::Schema { .. } => Ok(()),
     }
 }

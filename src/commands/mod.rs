@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod run;
 pub mod scheduler;
 pub mod schema;
+pub mod sql;
 pub mod validate;
 
 use flowctl_state::{RunRecord, Store, StoreError};

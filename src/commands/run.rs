@@ -55,7 +55,45 @@ pub async fn run(
         );
         return Err(CliError::interrupted());
     }
+    print_outputs(engine.store(), &outcome.run).await;
     finish_message(&outcome.run)
+}
+
+/// Most steps whose outputs are listed after a run (a 10,000-step DAG prints no wall of text).
+const OUTPUT_LINES: usize = 40;
+
+/// Prints the outputs the run's steps published, one line per step: the run's summary.
+async fn print_outputs(store: &Store, run: &RunRecord) {
+    let Ok(outputs) = store.run_outputs(run.id).await else {
+        return;
+    };
+    if outputs.is_empty() {
+        return;
+    }
+    println!("outputs:");
+    for (step, values) in outputs.iter().take(OUTPUT_LINES) {
+        let pairs: Vec<String> = values
+            .iter()
+            .map(|(k, v)| {
+                let v = v.replace('\n', " ");
+                let shown: String = v.chars().take(80).collect();
+                if shown.len() < v.len() {
+                    format!("{k}={shown}…")
+                } else {
+                    format!("{k}={shown}")
+                }
+            })
+            .collect();
+        println!("  {step}: {}", pairs.join("  "));
+    }
+    if outputs.len() > OUTPUT_LINES {
+        println!(
+            "  … {} more steps (flowctl tasks {} {} --json)",
+            outputs.len() - OUTPUT_LINES,
+            run.dag_id,
+            run.run_id
+        );
+    }
 }
 
 /// Runs execute the applied version: say so when the DAG's file has changed since `apply`.

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli_apply;
+mod cli_demo;
 mod cli_run;
 mod cli_scheduler;
 mod cli_validate;

@@ -162,7 +162,13 @@ impl Lakehouse {
         match self.catalog.create_namespace(&ident, HashMap::new()).await {
             Ok(_) => Ok(()),
             // Lost a race with another creator: the namespace exists, which is what we wanted.
+            // The SQL catalog reports that race as a raw unique-constraint error, not as
+            // NamespaceAlreadyExists, so look again rather than trust the error kind.
             Err(e) if e.kind() == iceberg::ErrorKind::NamespaceAlreadyExists => Ok(()),
+            Err(e) if self.catalog.namespace_exists(&ident).await.unwrap_or(false) => {
+                tracing::debug!("namespace {namespace} created concurrently: {e}");
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -249,6 +255,10 @@ impl Lakehouse {
         {
             Ok(_) => {}
             Err(e) if e.kind() == iceberg::ErrorKind::TableAlreadyExists => {}
+            // Same race as for namespaces: another writer created it first.
+            Err(e) if self.table_exists(name).await.unwrap_or(false) => {
+                tracing::debug!("table {name} created concurrently: {e}");
+            }
             Err(e) => return Err(e.into()),
         }
         self.load_table(name).await

@@ -157,3 +157,22 @@ async fn added_columns_read_as_null_in_older_files() {
         .unwrap();
     assert_eq!(same.metadata_location(), t.metadata_location());
 }
+
+#[tokio::test]
+async fn concurrent_creators_of_one_table_all_succeed() {
+    let fx = Lake::new().await;
+    let name = TableName::parse("racing.t").unwrap();
+    let schema = TableSchema::Columns(vec![Column::required("id", ColumnType::Long)]);
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let lake = fx.reopen().await;
+        let (name, schema) = (name.clone(), schema.clone());
+        tasks.push(tokio::spawn(async move {
+            lake.create_table_if_missing(&name, &schema).await
+        }));
+    }
+    for task in tasks {
+        let table = task.await.unwrap().expect("every creator gets the table");
+        assert_eq!(table.name().to_string(), "racing.t");
+    }
+}

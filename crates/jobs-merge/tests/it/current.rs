@@ -1,0 +1,316 @@
+//! `mode: current` over the cdc crate's fixtures and synthetic events.
+
+use flowctl_jobs_merge::MergeMode;
+use serde_json::{Value, json};
+
+use crate::common::{Lake, config, event, fixture_msg};
+
+/// Micros since the epoch of an RFC 3339 time.
+pub fn micros(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_micros()
+}
+
+#[tokio::test]
+async fn users_fixtures_keep_toast_and_apply_deletes() {
+    let mut fx = Lake::new().await;
+    let msgs: Vec<_> = [
+        "users_01_snapshot_read_with_schema",
+        "users_02_create_schemaless",
+        "users_03_update_full_before",
+        "users_04_update_no_before_toast",
+        "users_05_delete_full_before",
+    ]
+    .iter()
+    .map(|s| fixture_msg(s))
+    .collect();
+    let snapshot = fx.bronze(&msgs).await;
+    let cfg = config("silver.users", "users", &["id"], MergeMode::Current);
+    let out = fx.merge(&cfg).await;
+    assert_eq!(
+        (out.inserted, out.updated, out.deleted, out.rows),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(out.source_snapshot, Some(snapshot));
+    let rows = fx.rows("silver.users").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let alice = &rows[0];
+    assert_eq!(alice["id"], json!(1));
+    assert_eq!(alice["full_name"], json!("Alice Martin-Dupont"));
+    // TOAST placeholders in users_04 keep the values of the snapshot read.
+    assert_eq!(alice["bio"], json!("Collects vintage cameras."));
+    assert_eq!(alice["tags"], json!(r#"["vip","early-adopter"]"#));
+    assert_eq!(alice["birth_date"], json!(11017));
+    assert_eq!(
+        alice["created_at"],
+        json!(micros("2026-01-05T09:15:30.123456Z"))
+    );
+    let silver = fx.table("silver.users").await;
+    let schema = silver.arrow_schema().unwrap();
+    assert_eq!(
+        schema
+            .field_with_name("created_at")
+            .unwrap()
+            .data_type()
+            .to_string(),
+        "Timestamp(µs, \"+00:00\")"
+    );
+    assert_eq!(
+        silver.current_summary()[flowctl_lakehouse::bronze::SILVER_SOURCE_SNAPSHOT_KEY],
+        snapshot.to_string()
+    );
+}
+
+#[tokio::test]
+async fn decimals_exact_then_pk_only_delete_and_idempotent_rerun() {
+    let mut fx = Lake::new().await;
+    fx.bronze(&[
+        fixture_msg("products_06_create_decimal_with_schema"),
+        fixture_msg("products_07_update_negative_decimal_with_schema"),
+    ])
+    .await;
+    let cfg = config("silver.products", "products", &["id"], MergeMode::Current);
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.inserted, out.rows), (1, 1));
+    let rows = fx.rows("silver.products").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["price"], json!("0.05"));
+    assert_eq!(rows[0]["discount"], json!("-12.50"));
+    assert_eq!(rows[0]["stock"], json!(0));
+    assert_eq!(rows[0]["weight_kg"], json!(0.25));
+    assert_eq!(rows[0]["updated_at"], json!(1_767_608_400_000_001_i64));
+    let schema = fx.table("silver.products").await.arrow_schema().unwrap();
+    assert_eq!(
+        schema
+            .field_with_name("price")
+            .unwrap()
+            .data_type()
+            .to_string(),
+        "Decimal128(10, 2)"
+    );
+
+    // Re-running without new bronze data commits nothing.
+    let before = fx.table("silver.products").await.current_snapshot_id();
+    let again = fx.merge(&cfg).await;
+    assert_eq!(again.silver_snapshot, None);
+    assert_eq!(
+        (again.inserted, again.updated, again.deleted, again.rows),
+        (0, 0, 0, 1)
+    );
+    assert_eq!(
+        fx.table("silver.products").await.current_snapshot_id(),
+        before
+    );
+
+    // A delete whose `before` holds only the key.
+    fx.bronze(&[fixture_msg("products_08_delete_pk_only_before")])
+        .await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.deleted, out.rows), (1, 0));
+    assert!(fx.rows("silver.products").await.is_empty());
+}
+
+#[tokio::test]
+async fn delete_with_null_before_uses_the_kafka_key_and_declared_types() {
+    let mut fx = Lake::new().await;
+    let create_5001 = event(
+        "orders",
+        "c",
+        Value::Null,
+        json!({"id": 5001, "user_id": 1, "status": "NEW", "total": "-0.01", "created_at": "2026-01-06T07:00:00Z"}),
+        24_000_000,
+        1_767_600_000_000,
+    );
+    fx.bronze(&[
+        create_5001,
+        fixture_msg("orders_11_create_with_transaction"),
+        fixture_msg("orders_09_delete_null_before"),
+    ])
+    .await;
+    let mut cfg = config("silver.orders", "orders", &["id"], MergeMode::Current);
+    cfg.columns.insert("total".into(), "decimal(12,2)".into());
+    cfg.columns
+        .insert("created_at".into(), "timestamptz".into());
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.inserted, out.deleted, out.rows), (1, 0, 1));
+    let rows = fx.rows("silver.orders").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["id"], json!(5002));
+    assert_eq!(rows[0]["total"], json!("42.50"));
+    assert_eq!(
+        rows[0]["created_at"],
+        json!(micros("2026-01-06T07:00:00.5Z"))
+    );
+}
+
+#[tokio::test]
+async fn primary_key_change_ends_with_the_new_key() {
+    let mut fx = Lake::new().await;
+    let first = event(
+        "order_items",
+        "c",
+        Value::Null,
+        json!({"order_id": 5002, "line_no": 1, "product_id": 10, "quantity": 2, "unit_price": "CE0="}),
+        24_050_000,
+        1_767_682_700_000,
+    );
+    fx.bronze(&[first]).await;
+    let mut cfg = config(
+        "silver.items",
+        "order_items",
+        &["order_id", "line_no"],
+        MergeMode::Current,
+    );
+    cfg.columns
+        .insert("unit_price".into(), "decimal(10,2)".into());
+    fx.merge(&cfg).await;
+    fx.bronze(&[
+        fixture_msg("order_items_12_pk_change_delete"),
+        fixture_msg("order_items_13_pk_change_create"),
+    ])
+    .await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.inserted, out.deleted, out.rows), (1, 1, 1));
+    let rows = fx.rows("silver.items").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["order_id"].clone(), rows[0]["line_no"].clone()),
+        (json!(5002), json!(2))
+    );
+    assert_eq!(rows[0]["unit_price"], json!("21.25"));
+}
+
+#[tokio::test]
+async fn out_of_order_events_resolve_by_lsn() {
+    let mut fx = Lake::new().await;
+    let row = |id: i64, name: &str| json!({"id": id, "name": name});
+    fx.bronze(&[
+        event("t", "u", Value::Null, row(7, "c"), 300, 3),
+        event("t", "c", Value::Null, row(7, "a"), 100, 1),
+        event("t", "d", row(7, "b"), Value::Null, 250, 2),
+        event("t", "u", Value::Null, row(7, "b"), 200, 2),
+        // Key 8's delete arrives before its create.
+        event("t", "d", row(8, "x"), Value::Null, 200, 2),
+        event("t", "c", Value::Null, row(8, "x"), 100, 1),
+    ])
+    .await;
+    let out = fx
+        .merge(&config("silver.t", "t", &["id"], MergeMode::Current))
+        .await;
+    assert_eq!(out.rows, 1);
+    let rows = fx.rows("silver.t").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["id"].clone(), rows[0]["name"].clone()),
+        (json!(7), json!("c"))
+    );
+}
+
+#[tokio::test]
+async fn second_batch_rewrites_only_files_holding_touched_keys() {
+    let mut fx = Lake::new().await;
+    let cfg = config("silver.t", "t", &["id"], MergeMode::Current);
+    let create = |id: i64, lsn: i64| {
+        event(
+            "t",
+            "c",
+            Value::Null,
+            json!({"id": id, "v": id * 10}),
+            lsn,
+            lsn,
+        )
+    };
+    fx.bronze(&[create(1, 1), create(2, 2), create(3, 3)]).await;
+    fx.merge(&cfg).await;
+    let first_files = fx.table("silver.t").await.data_files().await.unwrap();
+    assert_eq!(first_files.len(), 1);
+
+    fx.bronze(&[create(100, 4), create(101, 5), create(102, 6)])
+        .await;
+    let out = fx.merge(&cfg).await;
+    assert!(
+        out.replaced_files.is_empty(),
+        "new keys go to new files: {out:?}"
+    );
+    let files = fx.table("silver.t").await.data_files().await.unwrap();
+    assert_eq!(files.len(), 2);
+    let second: Vec<_> = files
+        .iter()
+        .filter(|f| f.path != first_files[0].path)
+        .map(|f| f.path.clone())
+        .collect();
+
+    let update = event("t", "u", Value::Null, json!({"id": 101, "v": -1}), 7, 7);
+    fx.bronze(&[update]).await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!(out.replaced_files, second, "only the file holding key 101");
+    assert_eq!((out.updated, out.rows), (1, 6));
+    let paths: Vec<_> = fx
+        .table("silver.t")
+        .await
+        .data_files()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert!(paths.contains(&first_files[0].path), "untouched file kept");
+    let rows = fx.rows("silver.t").await;
+    let v101: Vec<_> = rows.iter().filter(|r| r["id"] == json!(101)).collect();
+    assert_eq!(v101[0]["v"], json!(-1));
+    assert_eq!(rows.len(), 6);
+}
+
+#[tokio::test]
+async fn a_new_source_column_appears_in_silver() {
+    let mut fx = Lake::new().await;
+    let cfg = config("silver.t", "t", &["id"], MergeMode::Current);
+    fx.bronze(&[event(
+        "t",
+        "c",
+        Value::Null,
+        json!({"id": 1, "name": "a"}),
+        1,
+        1,
+    )])
+    .await;
+    fx.merge(&cfg).await;
+    fx.bronze(&[event(
+        "t",
+        "c",
+        Value::Null,
+        json!({"id": 2, "name": "b", "email": "b@x"}),
+        2,
+        2,
+    )])
+    .await;
+    fx.merge(&cfg).await;
+    let rows = fx.rows("silver.t").await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["email"], Value::Null);
+    assert_eq!(rows[1]["email"], json!("b@x"));
+}
+
+#[tokio::test]
+async fn a_redelivered_older_event_in_a_later_batch_does_not_revert_the_row() {
+    let mut fx = Lake::new().await;
+    let cfg = config("silver.t", "t", &["id"], MergeMode::Current);
+    let v1 = || event("t", "c", Value::Null, json!({"id": 1, "v": 1}), 100, 1);
+    fx.bronze(&[
+        v1(),
+        event("t", "u", Value::Null, json!({"id": 1, "v": 2}), 200, 2),
+    ])
+    .await;
+    fx.merge(&cfg).await;
+    // Debezium is at-least-once: after a connector restart the first change comes again.
+    fx.bronze(&[v1()]).await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!(
+        (out.inserted, out.updated, out.deleted, out.rows),
+        (0, 0, 0, 1)
+    );
+    let rows = fx.rows("silver.t").await;
+    assert_eq!(rows[0]["v"], json!(2));
+    assert_eq!(rows[0]["_cdc_lsn"], json!(200));
+}
