@@ -317,10 +317,8 @@ fn extract_part(
                     }
                 };
                 match delete_key_row {
-                    Some(row) => {
-                        key_of(|k| Ok(row.get(k).cloned()), config, declared, schema_cols)
-                            .map_err(&fail)?
-                    }
+                    Some(row) => key_of(|k| Ok(row.get(k).cloned()), config, declared, schema_cols)
+                        .map_err(&fail)?,
                     None => {
                         return Err(fail(format!(
                             "a `{}` event without a row to take the key from",

@@ -322,7 +322,10 @@ mod tests {
         let one = |v: TypedValue| Key::of([v].iter());
         assert_eq!(one(TypedValue::Int32(5)), one(TypedValue::Int64(5)));
         assert_eq!(one(TypedValue::Int64(5)), Key::int(5));
-        assert_ne!(one(TypedValue::Int64(5)), one(TypedValue::String("5".into())));
+        assert_ne!(
+            one(TypedValue::Int64(5)),
+            one(TypedValue::String("5".into()))
+        );
         let two = |a: TypedValue, b: TypedValue| Key::of([a, b].iter());
         assert_eq!(
             two(TypedValue::Int32(1), TypedValue::String("x".into())),
