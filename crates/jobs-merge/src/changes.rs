@@ -153,12 +153,16 @@ pub(crate) fn extract(
 ) -> Result<Extracted, MergeError> {
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if batches.len() < 2 || rows < 50_000 {
-        return extract_part(batches, config, declared);
+        return extract_part(batches, config, declared, rows);
     }
     let (first, second) = batches.split_at(batches.len() / 2);
     let (a, b) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| extract_part(second, config, declared));
-        let mine = extract_part(first, config, declared);
+        let other = scope.spawn(|| {
+            let rows = second.iter().map(RecordBatch::num_rows).sum();
+            extract_part(second, config, declared, rows)
+        });
+        // Room for both halves: appending the other's changes then copies no more than them.
+        let mine = extract_part(first, config, declared, rows);
         (mine, other.join())
     });
     let mut out = a?;
@@ -174,10 +178,12 @@ pub(crate) fn extract(
     Ok(out)
 }
 
+/// [`extract`] on some of the batches, with room for `capacity` changes.
 fn extract_part(
     batches: &[RecordBatch],
     config: &MergeConfig,
     declared: &HashMap<String, cdc::ColumnType>,
+    capacity: usize,
 ) -> Result<Extracted, MergeError> {
     let mut out = Extracted::default();
     let mut schemas: HashMap<String, Arc<Vec<cdc::Column>>> = HashMap::new();
@@ -193,8 +199,7 @@ fn extract_part(
     // The key columns' JSON text in the current row (reused: one allocation per part).
     let mut key_raw: Vec<Option<&RawValue>> = vec![None; config.key.len()];
     let mut seen = SeenColumns::default();
-    out.changes
-        .reserve(batches.iter().map(RecordBatch::num_rows).sum::<usize>());
+    out.changes.reserve(capacity);
     for batch in batches {
         let c = BronzeColumns::of(batch)?;
         let after_array = Arc::new(c.after.clone());

@@ -205,16 +205,12 @@ async fn merge_once(
             ..MergeOutcome::default()
         });
     };
-    let t0 = std::time::Instant::now();
     let ids: Vec<i64> = pending.iter().map(|s| s.snapshot_id).collect();
     let batches = bronze.read_added_by(&ids).await?;
-    eprintln!("TIMING read {:?}", t0.elapsed());
     let extracted = changes::extract(&batches, plan.config, &plan.declared)?;
     drop(batches);
-    eprintln!("TIMING extract {:?}", t0.elapsed());
 
     let wanted = wanted_columns(plan, &extracted, silver.as_ref())?;
-    eprintln!("TIMING wanted {:?}", t0.elapsed());
     let silver = match silver {
         Some(table) => {
             let existing = table.arrow_schema()?;
@@ -254,7 +250,6 @@ async fn merge_once(
                 .await?
         }
     };
-    eprintln!("TIMING table {:?}", t0.elapsed());
     let schema = silver.arrow_schema()?;
     let layout = layout_of(plan, &schema)?;
     let key_idx: Vec<usize> = plan
@@ -274,7 +269,6 @@ async fn merge_once(
     // Group the changes by key, each group in merge order.
     let groups = Groups::new(&extracted.changes);
 
-    eprintln!("TIMING group {:?}", t0.elapsed());
     // Read only the files that may hold a touched key, keep the rows of untouched keys.
     let candidates = candidate_files(&silver, &schema, plan, &extracted.changes).await?;
     // Stored rows of each group, by group number.
@@ -304,7 +298,6 @@ async fn merge_once(
         }
     }
 
-    eprintln!("TIMING silver read {:?}", t0.elapsed());
     // Apply each key's changes.
     let decoders = Decoders::new(plan, &schema);
     let step = ApplyStep {
@@ -324,7 +317,6 @@ async fn merge_once(
     };
     let mut output = kept;
     output.extend(applied);
-    eprintln!("TIMING apply {:?}", t0.elapsed());
     // Cluster by key so each file covers a narrow key range (pruned by bounds next time).
     output.sort_by(|a, b| {
         key_idx
@@ -339,7 +331,6 @@ async fn merge_once(
         out_batches.push(arrow_rows::to_batch(&schema, chunk)?);
     }
     drop(refs);
-    eprintln!("TIMING sort+batches {:?}", t0.elapsed());
     let live_after = (live_before + outcome.inserted).saturating_sub(outcome.deleted);
     let summary = BTreeMap::from([
         (SILVER_SOURCE_SNAPSHOT_KEY.to_owned(), last.to_string()),
@@ -351,7 +342,6 @@ async fn merge_once(
     let committed = lake
         .overwrite(&silver, &replaced, out_batches, summary)
         .await?;
-    eprintln!("TIMING commit {:?}", t0.elapsed());
     outcome.rows = live_after;
     outcome.source_snapshot = Some(last);
     outcome.silver_snapshot = Some(committed);

@@ -314,3 +314,68 @@ async fn a_redelivered_older_event_in_a_later_batch_does_not_revert_the_row() {
     assert_eq!(rows[0]["v"], json!(2));
     assert_eq!(rows[0]["_cdc_lsn"], json!(200));
 }
+
+#[tokio::test]
+async fn composite_and_text_keys_match_their_stored_rows() {
+    let mut fx = Lake::new().await;
+    // (tenant, sku): an integer and a text part; key (1, "a") and (1, "b") differ, and the
+    // canonical text must not confuse (1, "2x") with (12, "x").
+    let cfg = config("silver.t", "t", &["tenant", "sku"], MergeMode::Current);
+    let row = |tenant: i64, sku: &str, v: i64| json!({"tenant": tenant, "sku": sku, "v": v});
+    fx.bronze(&[
+        event("t", "c", Value::Null, row(1, "a", 1), 1, 1),
+        event("t", "c", Value::Null, row(1, "b", 2), 2, 2),
+        event("t", "c", Value::Null, row(1, "2x", 3), 3, 3),
+        event("t", "c", Value::Null, row(12, "x", 4), 4, 4),
+    ])
+    .await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.inserted, out.rows), (4, 4));
+    fx.bronze(&[
+        event("t", "u", Value::Null, row(1, "a", 10), 5, 5),
+        event("t", "d", row(12, "x", 4), Value::Null, 6, 6),
+    ])
+    .await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.updated, out.deleted, out.rows), (1, 1, 3));
+    let mut got: Vec<_> = fx
+        .rows("silver.t")
+        .await
+        .into_iter()
+        .map(|r| (r["tenant"].clone(), r["sku"].clone(), r["v"].clone()))
+        .collect();
+    got.sort_by_key(|(t, s, _)| (t.to_string(), s.to_string()));
+    assert_eq!(
+        got,
+        vec![
+            (json!(1), json!("2x"), json!(3)),
+            (json!(1), json!("a"), json!(10)),
+            (json!(1), json!("b"), json!(2)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_text_key_of_digits_is_not_an_integer_key() {
+    let mut fx = Lake::new().await;
+    let mut cfg = config("silver.t", "t", &["code"], MergeMode::Current);
+    cfg.columns.insert("code".into(), "string".into());
+    let row = |code: &str, v: i64| json!({"code": code, "v": v});
+    fx.bronze(&[
+        event("t", "c", Value::Null, row("007", 1), 1, 1),
+        event("t", "c", Value::Null, row("7", 2), 2, 2),
+    ])
+    .await;
+    assert_eq!(fx.merge(&cfg).await.rows, 2);
+    fx.bronze(&[event("t", "u", Value::Null, row("7", 20), 3, 3)])
+        .await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!((out.updated, out.rows), (1, 2));
+    let rows = fx.rows("silver.t").await;
+    let v = |code: &str| {
+        rows.iter()
+            .find(|r| r["code"] == json!(code))
+            .map(|r| r["v"].clone())
+    };
+    assert_eq!((v("007"), v("7")), (Some(json!(1)), Some(json!(20))));
+}
