@@ -28,17 +28,33 @@ pub trait JobTypeSpec: Send + Sync {
     fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema;
 }
 
+/// Rules across a job type's fields that serde alone cannot express (`sql` xor `file`, ...),
+/// checked on the deserialized config.
+pub type ConfigRules<C> = fn(&C) -> Result<(), ConfigError>;
+
 /// A [`JobTypeSpec`] backed by a serde config struct: use `#[serde(deny_unknown_fields)]`
 /// on `C` so unknown keys are reported.
 pub struct TypedJobSpec<C> {
     name: &'static str,
+    rules: Option<ConfigRules<C>>,
     _config: PhantomData<fn() -> C>,
 }
 
 impl<C> TypedJobSpec<C> {
+    /// A job type whose fields are fully described by `C`.
     pub const fn new(name: &'static str) -> Self {
         Self {
             name,
+            rules: None,
+            _config: PhantomData,
+        }
+    }
+
+    /// A job type whose fields are described by `C` plus `rules` across them.
+    pub const fn with_rules(name: &'static str, rules: ConfigRules<C>) -> Self {
+        Self {
+            name,
+            rules: Some(rules),
             _config: PhantomData,
         }
     }
@@ -62,9 +78,8 @@ where
     }
 
     fn check(&self, config: &serde_json::Value) -> Result<(), ConfigError> {
-        serde_path_to_error::deserialize::<_, C>(config)
-            .map(|_| ())
-            .map_err(|err| ConfigError {
+        let typed =
+            serde_path_to_error::deserialize::<_, C>(config).map_err(|err| ConfigError {
                 path: err
                     .path()
                     .iter()
@@ -76,7 +91,11 @@ where
                     })
                     .collect(),
                 message: err.inner().to_string(),
-            })
+            })?;
+        match self.rules {
+            Some(rules) => rules(&typed),
+            None => Ok(()),
+        }
     }
 
     fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {

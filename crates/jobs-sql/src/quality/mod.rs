@@ -35,7 +35,7 @@ impl QualityJob {
     /// The plugin, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(QualitySpec(TypedJobSpec::new(TYPE_NAME))),
+            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, quality_rules)),
         }
     }
 }
@@ -46,28 +46,9 @@ impl Default for QualityJob {
     }
 }
 
-/// The typed spec plus the per-check rules (exactly one kind, valid parameters).
-struct QualitySpec(TypedJobSpec<QualityConfig>);
-
-impl JobTypeSpec for QualitySpec {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn field_names(&self) -> Vec<String> {
-        self.0.field_names()
-    }
-    fn check(&self, value: &serde_json::Value) -> Result<(), ConfigError> {
-        self.0.check(value)?;
-        let config: QualityConfig =
-            serde_json::from_value(value.clone()).map_err(|e| ConfigError {
-                path: Vec::new(),
-                message: e.to_string(),
-            })?;
-        config::check(&config).map_err(|(path, message)| ConfigError { path, message })
-    }
-    fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        self.0.schema(generator)
-    }
+/// Exactly one kind per check, with valid parameters: the rules serde alone cannot express.
+fn quality_rules(config: &QualityConfig) -> Result<(), ConfigError> {
+    config::check(config).map_err(|(path, message)| ConfigError { path, message })
 }
 
 #[async_trait]

@@ -30,7 +30,7 @@ impl SqlJob {
     /// The plugin, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(SqlSpec(TypedJobSpec::new(TYPE_NAME))),
+            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, sql_rules)),
         }
     }
 }
@@ -41,30 +41,12 @@ impl Default for SqlJob {
     }
 }
 
-/// The typed spec plus the cross-field rules (`sql` xor `file`, salt for `pseudonymize`).
-struct SqlSpec(TypedJobSpec<SqlConfig>);
-
-impl JobTypeSpec for SqlSpec {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn field_names(&self) -> Vec<String> {
-        self.0.field_names()
-    }
-    fn check(&self, value: &serde_json::Value) -> Result<(), ConfigError> {
-        self.0.check(value)?;
-        let config: SqlConfig = serde_json::from_value(value.clone()).map_err(|e| ConfigError {
-            path: Vec::new(),
-            message: e.to_string(),
-        })?;
-        config::check(&config).map_err(|message| ConfigError {
-            path: Vec::new(),
-            message,
-        })
-    }
-    fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        self.0.schema(generator)
-    }
+/// `sql` xor `file`, a salt for `pseudonymize`: the rules serde alone cannot express.
+fn sql_rules(config: &SqlConfig) -> Result<(), ConfigError> {
+    config::check(config).map_err(|message| ConfigError {
+        path: Vec::new(),
+        message,
+    })
 }
 
 #[async_trait]
