@@ -3,7 +3,7 @@
 //! privacy, gold, quality results) with the same values.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -55,48 +55,13 @@ fn sql_json(project: &TestProject, query: &str) -> Vec<Value> {
     }
 }
 
-fn python() -> PathBuf {
-    std::env::var_os("FLOWCTL_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/flowctl-ci-venv/bin/python")
-        })
-}
-
 /// Every table as PyIceberg reads it, or `None` (skipped) when PyIceberg is not installed outside CI.
 fn pyiceberg_tables(project: &TestProject) -> Option<BTreeMap<String, Value>> {
-    let out = std::process::Command::new(python())
-        .arg(Path::new(ROOT).join("tests/python/read_iceberg.py"))
-        .arg("--catalog-db")
-        .arg(project.path().join(".flowctl/catalog.db"))
-        .arg("--warehouse")
-        .arg(project.path().join(".flowctl/warehouse"))
-        .output();
-    let unavailable = |why: String| {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PyIceberg is required in CI: {why}"
-        );
-        eprintln!(
-            "skipping PyIceberg check of the demo: {why}; install with `python3 -m venv ~/.cache/flowctl-ci-venv && \
-             ~/.cache/flowctl-ci-venv/bin/pip install 'pyiceberg[sql-sqlite,pyarrow]==0.12.0'`"
-        );
-        None
-    };
-    let out = match out {
-        Ok(out) => out,
-        Err(e) => return unavailable(format!("{} cannot run: {e}", python().display())),
-    };
-    if out.status.code() == Some(3) {
-        return unavailable(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    assert!(
-        out.status.success(),
-        "read_iceberg.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all: Value = serde_json::from_slice(&out.stdout).expect("read_iceberg.py prints JSON");
+    let all = flowctl_testkit::read_tables(
+        &project.path().join(".flowctl/catalog.db"),
+        &project.path().join(".flowctl/warehouse"),
+        &[],
+    )?;
     let tables = all["tables"].as_object().expect("tables").clone();
     Some(tables.into_iter().collect())
 }

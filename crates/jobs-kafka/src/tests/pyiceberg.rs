@@ -3,62 +3,20 @@
 //! The interpreter comes from `FLOWCTL_PYTHON` (default `~/.cache/flowctl-ci-venv/bin/python`).
 //! Without it (or without pyiceberg in it) the test is skipped with a hint, unless `CI` is set.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use flowctl_lakehouse::bronze::OFFSETS_SUMMARY_KEY;
 use serde_json::{Value, json};
 
 use super::bronze_e2e::{expected, mixed_messages};
 use super::support::*;
 
-const INSTALL_HINT: &str = "install with `python3 -m venv ~/.cache/flowctl-ci-venv && \
-     ~/.cache/flowctl-ci-venv/bin/pip install 'pyiceberg[sql-sqlite,pyarrow]==0.12.0'`";
-
-fn python() -> PathBuf {
-    match std::env::var_os("FLOWCTL_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/flowctl-ci-venv/bin/python")
-        }
-    }
-}
-
 /// `read_iceberg.py`'s output for `tables`, or `None` when PyIceberg is unavailable outside CI.
 fn read_with_pyiceberg(fx: &Fixture, tables: &[&str]) -> Option<Value> {
-    let interpreter = python();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/read_iceberg.py");
-    let unavailable = |why: String| {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PyIceberg interop cannot run in CI: {why}"
-        );
-        eprintln!("skipping PyIceberg interop ({why}): {INSTALL_HINT}");
-        None
-    };
-    if !interpreter.exists() {
-        return unavailable(format!("{} not found", interpreter.display()));
-    }
     let dir = fx.dir.path().canonicalize().unwrap();
-    let mut command = Command::new(&interpreter);
-    command
-        .arg(&script)
-        .arg("--catalog-db")
-        .arg(dir.join(".flowctl/catalog.db"))
-        .arg("--warehouse")
-        .arg(dir.join(".flowctl/warehouse"));
-    for t in tables {
-        command.arg("--table").arg(t);
-    }
-    let out = command.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        return unavailable(stderr.trim().to_owned());
-    }
-    assert!(out.status.success(), "read_iceberg.py failed: {stderr}");
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    flowctl_testkit::read_tables(
+        &dir.join(".flowctl/catalog.db"),
+        &dir.join(".flowctl/warehouse"),
+        tables,
+    )
 }
 
 fn micros(iso: &Value) -> i64 {

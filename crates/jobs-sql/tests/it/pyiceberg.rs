@@ -4,25 +4,11 @@
 //! Without it (or without pyiceberg in it) the test is skipped with a hint, unless `CI` is set.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::json;
 
-use crate::common::{Project, in_ci, sql_job};
+use crate::common::{Project, sql_job};
 use crate::gold::silver;
-
-const INSTALL_HINT: &str = "install with `python3 -m venv ~/.cache/flowctl-ci-venv && \
-     ~/.cache/flowctl-ci-venv/bin/pip install 'pyiceberg[sql-sqlite,pyarrow]==0.12.0'`";
-
-fn python() -> PathBuf {
-    match std::env::var_os("FLOWCTL_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/flowctl-ci-venv/bin/python")
-        }
-    }
-}
 
 #[tokio::test]
 async fn pyiceberg_reads_a_gold_table() {
@@ -40,42 +26,14 @@ async fn pyiceberg_reads_a_gold_table() {
         result.unwrap();
     }
 
-    let interpreter = python();
-    if !interpreter.exists() {
-        assert!(
-            !in_ci(),
-            "PyIceberg interop cannot run in CI: {} missing",
-            interpreter.display()
-        );
-        eprintln!(
-            "skipping PyIceberg gold read ({} not found): {INSTALL_HINT}",
-            interpreter.display()
-        );
-        return;
-    }
     let settings = project.settings();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/read_iceberg.py");
-    let out = Command::new(&interpreter)
-        .arg(&script)
-        .arg("--catalog-db")
-        .arg(&settings.catalog)
-        .arg("--warehouse")
-        .arg(&settings.warehouse)
-        .args(["--table", "gold.revenue_5m"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        assert!(!in_ci(), "PyIceberg interop cannot run in CI: {stderr}");
-        eprintln!(
-            "skipping PyIceberg gold read ({}): {INSTALL_HINT}",
-            stderr.trim()
-        );
+    let Some(read) = flowctl_testkit::read_tables(
+        std::path::Path::new(&settings.catalog),
+        &settings.warehouse,
+        &["gold.revenue_5m"],
+    ) else {
         return;
-    }
-    assert!(out.status.success(), "read_iceberg.py failed: {stderr}");
-    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    };
     let table = &read["tables"]["gold.revenue_5m"];
     assert_eq!(table["operation"], "overwrite");
     assert_eq!(

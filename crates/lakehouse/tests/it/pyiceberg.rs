@@ -3,64 +3,16 @@
 //! The interpreter comes from `FLOWCTL_PYTHON` (default `~/.cache/flowctl-ci-venv/bin/python`).
 //! Without it (or without pyiceberg in it) the test is skipped with a hint, unless `CI` is set.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use crate::common::{Lake, id_batch, ids, props};
 use crate::types::{typed_batch, typed_table};
 
-const INSTALL_HINT: &str = "install with `python3 -m venv ~/.cache/flowctl-ci-venv && \
-     ~/.cache/flowctl-ci-venv/bin/pip install 'pyiceberg[sql-sqlite,pyarrow]==0.12.0'`";
-
-fn python() -> PathBuf {
-    match std::env::var_os("FLOWCTL_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/flowctl-ci-venv/bin/python")
-        }
-    }
-}
-
-/// Runs `tests/python/<script>` with the catalog arguments plus `extra`; `None` when
-/// PyIceberg is unavailable outside CI.
+/// Runs `tests/python/<script>` on this fixture's catalog; `None` when PyIceberg is unavailable
+/// outside CI.
 fn run_script(fx: &Lake, script: &str, extra: &[String]) -> Option<Value> {
-    let interpreter = python();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/python")
-        .join(script);
-    let unavailable = |why: String| {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PyIceberg interop cannot run in CI: {why}"
-        );
-        eprintln!("skipping PyIceberg interop ({why}): {INSTALL_HINT}");
-        None
-    };
-    if !interpreter.exists() {
-        return unavailable(format!("{} not found", interpreter.display()));
-    }
-    let out = Command::new(&interpreter)
-        .arg(&script)
-        .arg("--catalog-db")
-        .arg(fx.catalog_path().canonicalize().unwrap())
-        .arg("--warehouse")
-        .arg(fx.warehouse_path())
-        .args(extra)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        return unavailable(stderr.trim().to_owned());
-    }
-    assert!(
-        out.status.success(),
-        "{} failed: {stderr}",
-        script.display()
-    );
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let catalog = fx.catalog_path().canonicalize().unwrap();
+    flowctl_testkit::pyiceberg(script, &catalog, &fx.warehouse_path(), extra)
 }
 
 /// Reads every table with PyIceberg (`read_iceberg.py`), applying `ns.table=<filter>` filters.
