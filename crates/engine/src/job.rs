@@ -49,6 +49,9 @@ pub struct JobContext {
     /// The template context the step's fields were rendered with (`ds`, `params`, `outputs`…),
     /// for plugins that render more text themselves (e.g. a SQL file named by `file:`).
     pub template_context: serde_json::Value,
+    /// Values kept across the attempts of this task instance (a remote run's id), so a retry
+    /// or a restarted attempt reconnects instead of starting the remote work twice.
+    pub handles: crate::TaskHandles,
 }
 
 impl JobContext {

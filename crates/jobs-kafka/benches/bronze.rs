@@ -103,6 +103,7 @@ fn context(dir: &std::path::Path, bootstrap: &str, round: u64, log: LogSink) -> 
         log,
         cancel: CancellationToken::new(),
         template_context: Value::Null,
+        handles: flowctl_engine::TaskHandles::in_memory(),
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn context(project_dir: PathBuf) -> (JobContext, UnboundedReceiver<Lo
         log,
         cancel: CancellationToken::new(),
         template_context: serde_json::Value::Null,
+        handles: flowctl_engine::TaskHandles::in_memory(),
     };
     (ctx, rx)
 }

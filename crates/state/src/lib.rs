@@ -17,6 +17,7 @@ mod batch;
 mod dags;
 mod error;
 mod exec;
+mod handles;
 mod logs;
 mod rows;
 mod runs;
@@ -35,6 +36,7 @@ use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub use error::StoreError;
 pub use exec::{Batch, BatchOutcome, Claimed, Finish, RecoveredTask, RunTransition};
+pub use handles::TaskHandle;
 pub use logs::LogSlice;
 pub use time::{format_ts, parse_ts};
 pub use types::{

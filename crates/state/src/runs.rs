@@ -338,6 +338,20 @@ impl Store {
                 query = query.bind(reset.ti_id);
             }
             query.execute(&mut *tx).await?;
+            // A cleared task starts afresh: it must not reconnect to the remote run of a
+            // previous try.
+            let sql = sql::positional(
+                &format!(
+                    "DELETE FROM task_handles WHERE ti_id IN ({})",
+                    sql::list(chunk.len())
+                ),
+                self.backend,
+            );
+            let mut query = sqlx::query(&sql).persistent(false);
+            for reset in chunk {
+                query = query.bind(reset.ti_id);
+            }
+            query.execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE runs SET state = 'queued', ended_at = NULL WHERE id = $1")
             .bind(run_pk)

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use crate::TaskHandles;
 use crate::job::{
     JobContext, JobError, JobOutput, JobPlugin, LogLine, LogSink, LogStream, TargetInfo,
 };
@@ -178,6 +179,7 @@ async fn execute(
         log: sink,
         cancel: cancel.clone(),
         template_context: ctx,
+        handles: TaskHandles::in_store(info.store.clone(), spec.ti_id, spec.try_number),
     };
     // A panicking plugin fails its attempt, not the executor.
     let job = AssertUnwindSafe(plugin.run(config, job_ctx)).catch_unwind();

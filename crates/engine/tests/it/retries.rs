@@ -152,3 +152,44 @@ async fn constant_backoff_keeps_the_delay() {
     assert_eq!(waits.len(), 2);
     assert!(waits.iter().all(|w| (134..=166).contains(w)), "{waits:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_sees_the_handle_an_earlier_try_saved_and_a_clear_forgets_it() {
+    for h in Harness::each_backend().await {
+        h.apply(
+            "dag: remote\nsteps:\n  s: { type: probe, remember: true, fail_times: 1, retries: 1, retry_delay: 10ms }\n",
+        )
+        .await;
+        let (outcome, _) = h.run("remote").await;
+        assert_eq!(outcome.run.state, RunState::Success);
+        let seen: Vec<_> = h
+            .probe
+            .calls_of("s")
+            .iter()
+            .map(|c| c.seen_handle.clone())
+            .collect();
+        assert_eq!(
+            seen,
+            [None, Some("started-by-try-1".to_string())],
+            "try 2 reconnects to the remote run try 1 started"
+        );
+
+        let cleared = h
+            .engine
+            .clear(
+                &outcome.run.dag_id,
+                &outcome.run.run_id,
+                flowctl_engine::ClearScope::All,
+            )
+            .await
+            .unwrap();
+        let (outcome, _) = h.execute(&cleared.run).await;
+        assert_eq!(outcome.run.state, RunState::Success);
+        let calls = h.probe.calls_of("s");
+        assert_eq!(calls.len(), 3, "the cleared step ran once more (try 3)");
+        assert_eq!(
+            calls[2].seen_handle, None,
+            "after a clear the step starts new remote work"
+        );
+    }
+}

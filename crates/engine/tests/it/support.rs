@@ -46,6 +46,10 @@ pub struct ProbeConfig {
     /// Wait (cancellably) while this flag is raised on the probe.
     #[serde(default)]
     pub hold: Option<String>,
+    /// Act like a job that starts remote work: reconnect to the handle an earlier try saved,
+    /// or save one naming this try.
+    #[serde(default)]
+    pub remember: bool,
 }
 
 fn yes() -> bool {
@@ -60,6 +64,8 @@ pub struct Call {
     pub try_number: u32,
     pub message: Option<String>,
     pub started: Instant,
+    /// With `remember`: the handle an earlier try left, when there was one.
+    pub seen_handle: Option<String>,
 }
 
 /// Records what the probe job did; shared by every attempt.
@@ -112,11 +118,20 @@ impl JobPlugin for ProbePlugin {
         let config: ProbeConfig =
             serde_json::from_value(config).map_err(|e| JobError::fatal(e.to_string()))?;
         let probe = &self.0;
+        let mut seen_handle = None;
+        if config.remember {
+            seen_handle = ctx.handles.load("remote_run").await?;
+            if seen_handle.is_none() {
+                let started_by = format!("started-by-try-{}", ctx.try_number);
+                ctx.handles.save("remote_run", &started_by).await?;
+            }
+        }
         probe.calls.lock().unwrap().push(Call {
             task_id: ctx.task_id.clone(),
             try_number: ctx.try_number,
             message: config.message.clone(),
             started: Instant::now(),
+            seen_handle,
         });
         let now = probe.running.fetch_add(1, Ordering::SeqCst) + 1;
         probe.max_running.fetch_max(now, Ordering::SeqCst);

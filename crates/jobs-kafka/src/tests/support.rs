@@ -109,6 +109,7 @@ pub fn context(
         log,
         cancel: CancellationToken::new(),
         template_context: Value::Null,
+        handles: flowctl_engine::TaskHandles::in_memory(),
     };
     (ctx, rx)
 }

@@ -31,6 +31,7 @@ fn context(fx: &Lake) -> JobContext {
         log: LogSink::discard(),
         cancel: CancellationToken::new(),
         template_context: Value::Null,
+        handles: flowctl_engine::TaskHandles::in_memory(),
     }
 }
 

@@ -88,6 +88,7 @@ impl Project {
                 "dag_id": "demo_cdc",
                 "params": {"min_total": 10},
             }),
+            handles: flowctl_engine::TaskHandles::in_memory(),
         };
         (ctx, rx)
     }

@@ -155,6 +155,7 @@ async fn check_clear(store: &Store) {
         ..Batch::default()
     };
     store.apply_batch(&claim).await.unwrap();
+    store.save_handle(a, "glue_run", "jr_1", 1).await.unwrap();
 
     let err = store
         .clear_tasks(run.id, &[TaskReset { ti_id: a, tries: 1 }])
@@ -211,6 +212,11 @@ async fn check_clear(store: &Store) {
         "next try is 2 of 4"
     );
     assert!(store.run_outputs(run.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.load_handle(a, "glue_run").await.unwrap(),
+        None,
+        "a cleared task must not reconnect to an earlier remote run"
+    );
     assert_eq!(
         store.list_attempts(a).await.unwrap().len(),
         1,
@@ -280,5 +286,45 @@ async fn one_process_at_a_time_executes_a_run() {
         );
         store.release_run(run.id, "p2").await.unwrap();
         assert!(store.claim_run(run.id, "p3", now, soon).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn task_handles_survive_tries_and_are_replaced_and_removed() {
+    for t in TestStore::each_backend().await {
+        let store = &t.store;
+        let run = dag_with_run(store, "d", &["a", "b"]).await;
+        let tasks = store.list_tasks(run.id).await.unwrap();
+        let (a, b) = (tasks[0].id, tasks[1].id);
+        assert_eq!(store.load_handle(a, "glue_run").await.unwrap(), None);
+
+        store.save_handle(a, "glue_run", "jr_1", 1).await.unwrap();
+        store
+            .save_handle(b, "glue_run", "jr_other", 1)
+            .await
+            .unwrap();
+        let got = store.load_handle(a, "glue_run").await.unwrap().unwrap();
+        assert_eq!((got.value.as_str(), got.try_number), ("jr_1", 1));
+
+        store.save_handle(a, "glue_run", "jr_2", 2).await.unwrap();
+        let got = store.load_handle(a, "glue_run").await.unwrap().unwrap();
+        assert_eq!(
+            (got.value.as_str(), got.try_number),
+            ("jr_2", 2),
+            "replaced"
+        );
+
+        store.remove_handle(a, "glue_run").await.unwrap();
+        assert_eq!(store.load_handle(a, "glue_run").await.unwrap(), None);
+        assert_eq!(
+            store
+                .load_handle(b, "glue_run")
+                .await
+                .unwrap()
+                .unwrap()
+                .value,
+            "jr_other",
+            "handles belong to one task instance"
+        );
     }
 }
