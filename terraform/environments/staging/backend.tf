@@ -1,0 +1,12 @@
+# The staging environment's own remote state: its own bucket (versioned, encrypted, created once by
+# hand, see terraform/README.md) and its own lock file, so a plan or apply of one environment can
+# never read, lock or overwrite another's state.
+terraform {
+  backend "s3" {
+    bucket       = "flowctl-tfstate-staging"
+    key          = "flowctl/staging/terraform.tfstate"
+    region       = "eu-west-1"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
