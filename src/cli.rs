@@ -112,6 +112,25 @@ pub enum Command {
         /// Target to run on.
         #[arg(long, env = "FLOWCTL_TARGET")]
         target: Option<String>,
+        /// Also serve the web UI, API and metrics on this address (e.g. 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<String>,
+        /// File holding the API token that authorises actions (default: FLOWCTL_API_TOKEN).
+        #[arg(long, value_name = "FILE", requires = "serve")]
+        token_file: Option<PathBuf>,
+    },
+    /// Serve the web UI, the HTTP API (/api/v1), Prometheus metrics (/metrics) and health checks.
+    /// Runs triggered from the UI or API are executed by this process.
+    Serve {
+        /// Address to listen on. Anything but loopback needs an API token.
+        #[arg(long, default_value = flowctl_server::DEFAULT_BIND, value_name = "ADDR")]
+        bind: String,
+        /// File holding the API token that authorises actions (default: FLOWCTL_API_TOKEN).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Target of the runs triggered here.
+        #[arg(long, env = "FLOWCTL_TARGET")]
+        target: Option<String>,
     },
     /// Create and execute the runs of every data interval between two dates.
     Backfill {
@@ -179,6 +198,19 @@ pub enum Command {
         format: String,
         #[arg(long, env = "FLOWCTL_TARGET")]
         target: Option<String>,
+    },
+    /// Compare what the repository declares with what is live: DAG files vs the state store and,
+    /// on an aws target, Glue jobs, Glue scripts in S3, Athena workgroups, Glue databases and
+    /// tables. Exit 0 no drift, 2 drift found, 1 the check failed.
+    Drift {
+        /// DAG files or directories (default: the project's dags directory).
+        paths: Vec<PathBuf>,
+        /// Target to compare (default: the environment's or project's default target).
+        #[arg(long, env = "FLOWCTL_TARGET")]
+        target: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of the DAG file format.
     Schema {

@@ -77,9 +77,31 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             let target = project.target_name(target.as_deref());
             commands::run::run(&project, registry, &dag, date.as_deref(), &params, &target).await
         }
-        Command::Scheduler { once, target } => {
+        Command::Scheduler {
+            once,
+            target,
+            serve,
+            token_file,
+        } => {
             let target = project.target_name(target.as_deref());
-            commands::scheduler::run(&project, registry, once, &target).await
+            let serve = match serve {
+                Some(bind) => Some(commands::serve::config(
+                    &bind,
+                    token_file.as_deref(),
+                    false,
+                )?),
+                None => None,
+            };
+            commands::scheduler::run(&project, registry, once, &target, serve).await
+        }
+        Command::Serve {
+            bind,
+            token_file,
+            target,
+        } => {
+            let target = project.target_name(target.as_deref());
+            let config = commands::serve::config(&bind, token_file.as_deref(), true)?;
+            commands::serve::run(&project, registry, &target, config).await
         }
         Command::Backfill {
             dag,
@@ -123,6 +145,11 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             let target = project.target_name(target.as_deref());
             commands::sql::run(&project, &query, &format, &target).await
         }
+        Command::Drift {
+            paths,
+            target,
+            json,
+        } => commands::drift::run(&project, &registry, &paths, target.as_deref(), json).await,
         Command::Schema { .. } => Ok(()),
     }
 }

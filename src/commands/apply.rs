@@ -14,7 +14,7 @@ use crate::error::{CliError, CliResult};
 use crate::project::Project;
 
 /// What applying would do to one DAG.
-enum Planned {
+pub(crate) enum Planned {
     Create,
     Change(Vec<String>),
     Same,
@@ -120,7 +120,7 @@ pub async fn run(
 }
 
 /// Compares a DAG from the files with its stored version.
-async fn plan_one(
+pub(crate) async fn plan_one(
     store: &Store,
     registry: &JobRegistry,
     dag: &Dag,

@@ -2,10 +2,12 @@
 
 pub mod admin;
 pub mod apply;
+pub mod drift;
 pub mod inspect;
 pub mod run;
 pub mod scheduler;
 pub mod schema;
+pub mod serve;
 pub mod sql;
 pub mod validate;
 

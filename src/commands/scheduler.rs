@@ -1,7 +1,10 @@
 //! `flowctl scheduler [--once]`.
 
+use std::sync::Arc;
+
 use flowctl_engine::SchedulerOptions;
 use flowctl_engine::job::JobRegistry;
+use flowctl_server::{SchedulerStatus, Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::{engine_error, new_engine, open_store};
@@ -9,11 +12,30 @@ use crate::error::{CliError, CliResult};
 use crate::progress::Progress;
 use crate::project::Project;
 
-/// Runs the scheduler until SIGTERM/SIGINT (or for one pass with `--once`).
-pub async fn run(project: &Project, registry: JobRegistry, once: bool, target: &str) -> CliResult {
+/// Runs the scheduler until SIGTERM/SIGINT (or for one pass with `--once`), serving the web UI
+/// and API beside it when `serve` is given.
+pub async fn run(
+    project: &Project,
+    registry: JobRegistry,
+    once: bool,
+    target: &str,
+    serve: Option<ServerConfig>,
+) -> CliResult {
     let store = open_store(project).await?;
     let engine = new_engine(project, registry, store, target)?;
     let shutdown = shutdown_token()?;
+    let status = SchedulerStatus::new();
+    let serving = match serve {
+        Some(config) => {
+            let bind = config.bind;
+            let server = Server::new(engine.clone(), config)
+                .map_err(super::serve::server_error)?
+                .with_scheduler_status(status.clone());
+            println!("serving the web UI and API on http://{bind}");
+            Some(tokio::spawn(server.serve(shutdown.clone())))
+        }
+        None => None,
+    };
     if !once {
         println!(
             "scheduler {} started (target {target}); SIGTERM or Ctrl-C stops it gracefully",
@@ -21,13 +43,24 @@ pub async fn run(project: &Project, registry: JobRegistry, once: bool, target: &
         );
     }
     let (events, progress) = Progress::start(true);
+    let lag_status = status.clone();
     let options = SchedulerOptions {
         once,
+        on_pass: Some(Arc::new(move |lag| lag_status.record_loop_lag(lag))),
         ..SchedulerOptions::default()
     };
     let report = engine.scheduler(&options, &events, &shutdown).await;
     drop(events);
     progress.finish().await;
+    if let Some(serving) = serving {
+        // The server stops with the scheduler (`--once` ends it after the pass).
+        shutdown.cancel();
+        match serving.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Err(super::serve::server_error(err)),
+            Err(err) => return Err(CliError::failed(format!("the web server crashed: {err}"))),
+        }
+    }
     let report = report.map_err(engine_error)?;
     for error in &report.errors {
         eprintln!("error: {error}");
@@ -55,7 +88,7 @@ pub async fn run(project: &Project, registry: JobRegistry, once: bool, target: &
 }
 
 /// Cancelled on SIGTERM or SIGINT (a second signal exits at once).
-fn shutdown_token() -> CliResult<CancellationToken> {
+pub fn shutdown_token() -> CliResult<CancellationToken> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| CliError::environment(format!("cannot install a SIGTERM handler: {e}")))?;

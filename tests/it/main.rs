@@ -3,9 +3,13 @@
 mod support;
 
 mod cli_apply;
+mod cli_aws;
 mod cli_demo;
+mod cli_drift;
 mod cli_run;
 mod cli_scheduler;
+mod cli_serve;
 mod cli_validate;
 mod schema_current;
+mod terraform_jobs;
 mod validate_corpus;

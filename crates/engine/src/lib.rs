@@ -36,7 +36,7 @@ pub use error::{EngineError, Result};
 pub use events::{EventKind, EventSink, RunEvent};
 pub use executor::RunOutcome;
 pub use handles::TaskHandles;
-pub use scheduler::{SchedulerOptions, SchedulerReport};
+pub use scheduler::{PassHook, SchedulerOptions, SchedulerReport};
 pub use settings::{EngineSettings, default_holder_id};
 pub use trigger::{TriggerRequest, run_id_for};
 

@@ -12,10 +12,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::EventSink;
 use crate::executor::RunOutcome;
+use crate::trigger::interval_run;
 use crate::{Engine, EngineError, Result};
 
+/// Called at the start of every scheduling pass with the loop's lag: how late the pass
+/// started after it was due (zero when it was woken by a run ending or started at once).
+pub type PassHook = std::sync::Arc<dyn Fn(Duration) + Send + Sync>;
+
 /// How the scheduler runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SchedulerOptions {
     /// One scheduling pass, then execute every queued/running run to completion and return.
     pub once: bool,
@@ -23,6 +28,18 @@ pub struct SchedulerOptions {
     /// by a dead process, are noticed. Passes also happen when an interval falls due and
     /// when a run ends.
     pub poll_interval: Duration,
+    /// Observes each pass's lag (the `flowctl_scheduler_loop_lag_seconds` metric).
+    pub on_pass: Option<PassHook>,
+}
+
+impl std::fmt::Debug for SchedulerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerOptions")
+            .field("once", &self.once)
+            .field("poll_interval", &self.poll_interval)
+            .field("on_pass", &self.on_pass.as_ref().map(|_| "Fn(Duration)"))
+            .finish()
+    }
 }
 
 impl Default for SchedulerOptions {
@@ -30,6 +47,7 @@ impl Default for SchedulerOptions {
         Self {
             once: false,
             poll_interval: Duration::from_secs(10),
+            on_pass: None,
         }
     }
 }
@@ -69,10 +87,19 @@ impl Engine {
         let mut report = SchedulerReport::default();
         let mut running: Running = JoinSet::new();
         let mut executing: HashSet<i64> = HashSet::new();
+        // When the current pass was due, if it was started by its timer.
+        let mut due_at: Option<DateTime<Utc>> = None;
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
+            if let Some(hook) = &options.on_pass {
+                let lag = due_at
+                    .and_then(|due| (Utc::now() - due).to_std().ok())
+                    .unwrap_or_default();
+                hook(lag);
+            }
+            due_at = None;
             let recovered = self
                 .store()
                 .recover_expired_leases(Utc::now(), None, self.settings().free_losses)
@@ -110,7 +137,7 @@ impl Engine {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(joined) = running.join_next() => record(joined, &mut executing, &mut report),
-                _ = sleep_until(instant_at(wake)) => {}
+                _ = sleep_until(instant_at(wake)) => due_at = Some(wake),
             }
         }
         // Executors watch the same token: they stop within their grace periods.
@@ -159,23 +186,34 @@ impl Engine {
                 );
                 continue;
             }
-            let last_end = self.store().last_scheduled_end(&dag.id).await?;
-            let active = self.store().count_active_runs(&dag.id).await?;
-            let limit = dag.max_active_runs.saturating_sub(active) as usize;
-            for interval in dag.due_intervals(last_end, now, limit) {
-                if let Some(run) = self
-                    .create_interval_run(
-                        &dag,
-                        &record.version_hash,
-                        interval,
-                        RunType::Scheduled,
-                        &target,
-                    )
-                    .await?
-                {
-                    tracing::info!("created run {} of DAG {}", run.run_id, run.dag_id);
-                    report.created.push(run);
+            // One decision per DAG under its row lock: several schedulers on one Postgres
+            // store never create the same interval twice nor exceed `max_active_runs`.
+            let decided = self
+                .store()
+                .schedule_runs(&dag.id, |state| {
+                    let limit = dag.max_active_runs.saturating_sub(state.active_runs) as usize;
+                    dag.due_intervals(state.last_scheduled_end, now, limit)
+                        .into_iter()
+                        .map(|interval| {
+                            interval_run(
+                                &dag,
+                                &record.version_hash,
+                                interval,
+                                RunType::Scheduled,
+                                &target,
+                            )
+                        })
+                        .collect()
+                })
+                .await?;
+            match decided {
+                Some(created) => {
+                    for run in created {
+                        tracing::info!("created run {} of DAG {}", run.run_id, run.dag_id);
+                        report.created.push(run);
+                    }
                 }
+                None => tracing::debug!("another scheduler is scheduling DAG {}", dag.id),
             }
             // The next interval falls due when the next tick passes.
             if let Some(next) = schedule.next_after(now, dag.timezone) {

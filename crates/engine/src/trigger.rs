@@ -132,19 +132,30 @@ impl Engine {
         run_type: RunType,
         target: &TargetInfo,
     ) -> Result<Option<RunRecord>> {
-        let run_id = run_id_for(run_type, interval.start);
-        let new = new_run(
-            dag,
-            version_hash,
-            &run_id,
-            interval,
-            interval.start,
-            run_type,
-            dag.params.clone(),
-            target,
-        );
+        let new = interval_run(dag, version_hash, interval, run_type, target);
         Ok(self.store().create_run(&new).await?)
     }
+}
+
+/// The run of one data interval, with the DAG's default params.
+pub(crate) fn interval_run(
+    dag: &Dag,
+    version_hash: &str,
+    interval: DataInterval,
+    run_type: RunType,
+    target: &TargetInfo,
+) -> NewRun {
+    let run_id = run_id_for(run_type, interval.start);
+    new_run(
+        dag,
+        version_hash,
+        &run_id,
+        interval,
+        interval.start,
+        run_type,
+        dag.params.clone(),
+        target,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

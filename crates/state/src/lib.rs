@@ -38,6 +38,7 @@ pub use error::StoreError;
 pub use exec::{Batch, BatchOutcome, Claimed, Finish, RecoveredTask, RunTransition};
 pub use handles::TaskHandle;
 pub use logs::LogSlice;
+pub use runs::ScheduleState;
 pub use time::{format_ts, parse_ts};
 pub use types::{
     ApplyReport, AttemptRecord, AttemptState, DagChange, DagRecord, DagUpsert, DagVersion, NewRun,

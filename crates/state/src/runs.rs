@@ -22,76 +22,80 @@ impl Store {
     /// Returns `None`, writing nothing, when the DAG already has a run with this `run_id`
     /// (so a scheduler never creates the same interval twice, even racing another one).
     pub async fn create_run(&self, new: &NewRun) -> Result<Option<RunRecord>> {
-        let created_at = Utc::now();
-        let params = serde_json::Value::Object(new.params.clone()).to_string();
         let mut tx = self.begin_write().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO runs (dag_id, run_id, version_hash, logical_date, interval_start, \
-               interval_end, state, run_type, params, target, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING id",
-        )
-        .bind(&new.dag_id)
-        .bind(&new.run_id)
-        .bind(&new.version_hash)
-        .bind(format_ts(new.logical_date))
-        .bind(format_ts(new.interval_start))
-        .bind(format_ts(new.interval_end))
-        .bind(RunState::Queued.as_str())
-        .bind(new.run_type.as_str())
-        .bind(&params)
-        .bind(&new.target)
-        .bind(format_ts(created_at))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        for chunk in new.tasks.chunks(CHUNK_ROWS) {
-            let sql = sql::positional(
-                &format!(
-                    "INSERT INTO task_instances (run_pk, task_id, state, max_tries) VALUES {}",
-                    sql::tuples(chunk.len(), 4)
-                ),
-                self.backend,
-            );
-            let mut query = sqlx::query(&sql).persistent(false);
-            for task in chunk {
-                query = query
-                    .bind(id)
-                    .bind(&task.task_id)
-                    .bind(TaskState::Queued.as_str())
-                    .bind(i64::from(task.max_tries));
+        let created = insert_run(&mut tx, self.backend, new).await?;
+        tx.commit().await?;
+        if created.is_some() {
+            self.analyze_after(new.tasks.len()).await?;
+        }
+        Ok(created)
+    }
+
+    /// One scheduling decision for a DAG, made under a lock on the DAG's row: `plan` gets the
+    /// end of the latest scheduled interval and the number of active runs, and returns the runs
+    /// to create, which are inserted in the same transaction. Several schedulers sharing a
+    /// Postgres store therefore never decide for the same DAG at once (so `max_active_runs`
+    /// holds across processes): on Postgres the lock is taken with `FOR UPDATE SKIP LOCKED`
+    /// and `None` is returned at once when another scheduler holds it; SQLite serialises
+    /// writers anyway. Runs whose `run_id` exists are skipped.
+    pub async fn schedule_runs(
+        &self,
+        dag_id: &str,
+        plan: impl FnOnce(ScheduleState) -> Vec<NewRun>,
+    ) -> Result<Option<Vec<RunRecord>>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            let locked: Option<String> = sqlx::query_scalar(
+                "SELECT dag_id FROM dags WHERE dag_id = $1 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(dag_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if locked.is_none() {
+                // Another scheduler is deciding for this DAG (or it was just removed).
+                return Ok(None);
             }
-            query.execute(&mut *tx).await?;
+        }
+        let last_end: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(interval_end) FROM runs WHERE dag_id = $1 AND run_type = $2",
+        )
+        .bind(dag_id)
+        .bind(RunType::Scheduled.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE dag_id = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(dag_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let state = ScheduleState {
+            last_scheduled_end: parse_opt_ts(last_end)?,
+            active_runs: u32::try_from(active)
+                .map_err(|_| StoreError::Corrupt(format!("run count {active}")))?,
+        };
+        let mut created = Vec::new();
+        let mut tasks = 0;
+        for new in plan(state) {
+            if let Some(run) = insert_run(&mut tx, self.backend, &new).await? {
+                tasks += new.tasks.len();
+                created.push(run);
+            }
         }
         tx.commit().await?;
-        if self.backend == Backend::Postgres && new.tasks.len() >= ANALYZE_AFTER_TASKS {
-            // A fresh or fast-growing table has stale planner statistics: Postgres would then
-            // scan all task instances for each claim of a few. Cheap next to such a run.
+        self.analyze_after(tasks).await?;
+        Ok(Some(created))
+    }
+
+    /// A fresh or fast-growing table has stale planner statistics: Postgres would then scan
+    /// all task instances for each claim of a few. Cheap next to a run this big.
+    async fn analyze_after(&self, new_tasks: usize) -> Result<()> {
+        if self.backend == Backend::Postgres && new_tasks >= ANALYZE_AFTER_TASKS {
             sqlx::query("ANALYZE task_instances")
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(Some(RunRecord {
-            id,
-            dag_id: new.dag_id.clone(),
-            run_id: new.run_id.clone(),
-            version_hash: new.version_hash.clone(),
-            logical_date: new.logical_date,
-            interval_start: new.interval_start,
-            interval_end: new.interval_end,
-            state: RunState::Queued,
-            run_type: new.run_type,
-            params: new.params.clone(),
-            target: new.target.clone(),
-            // What a read returns: the store keeps microseconds.
-            created_at: crate::parse_ts(&format_ts(created_at))?,
-            started_at: None,
-            ended_at: None,
-            holder: None,
-            lease_expires_at: None,
-        }))
+        Ok(())
     }
 
     /// A run by DAG and run id.
@@ -360,4 +364,82 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// What a scheduling decision for one DAG starts from (see [`Store::schedule_runs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleState {
+    /// End of the latest data interval a scheduled run exists for.
+    pub last_scheduled_end: Option<DateTime<Utc>>,
+    /// Queued or running runs of the DAG.
+    pub active_runs: u32,
+}
+
+/// Inserts a run and its task instances in `tx`; `None` when the run id exists.
+async fn insert_run(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    new: &NewRun,
+) -> Result<Option<RunRecord>> {
+    let created_at = Utc::now();
+    let params = serde_json::Value::Object(new.params.clone()).to_string();
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO runs (dag_id, run_id, version_hash, logical_date, interval_start, \
+           interval_end, state, run_type, params, target, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING id",
+    )
+    .bind(&new.dag_id)
+    .bind(&new.run_id)
+    .bind(&new.version_hash)
+    .bind(format_ts(new.logical_date))
+    .bind(format_ts(new.interval_start))
+    .bind(format_ts(new.interval_end))
+    .bind(RunState::Queued.as_str())
+    .bind(new.run_type.as_str())
+    .bind(&params)
+    .bind(&new.target)
+    .bind(format_ts(created_at))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    for chunk in new.tasks.chunks(CHUNK_ROWS) {
+        let sql = sql::positional(
+            &format!(
+                "INSERT INTO task_instances (run_pk, task_id, state, max_tries) VALUES {}",
+                sql::tuples(chunk.len(), 4)
+            ),
+            backend,
+        );
+        let mut query = sqlx::query(&sql).persistent(false);
+        for task in chunk {
+            query = query
+                .bind(id)
+                .bind(&task.task_id)
+                .bind(TaskState::Queued.as_str())
+                .bind(i64::from(task.max_tries));
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(Some(RunRecord {
+        id,
+        dag_id: new.dag_id.clone(),
+        run_id: new.run_id.clone(),
+        version_hash: new.version_hash.clone(),
+        logical_date: new.logical_date,
+        interval_start: new.interval_start,
+        interval_end: new.interval_end,
+        state: RunState::Queued,
+        run_type: new.run_type,
+        params: new.params.clone(),
+        target: new.target.clone(),
+        // What a read returns: the store keeps microseconds.
+        created_at: crate::parse_ts(&format_ts(created_at))?,
+        started_at: None,
+        ended_at: None,
+        holder: None,
+        lease_expires_at: None,
+    }))
 }

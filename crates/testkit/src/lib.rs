@@ -5,6 +5,8 @@
 //! Without that interpreter or without PyIceberg in it, a test is skipped with a hint saying how
 //! to enable it — except in CI (`CI` set), where that is a failure.
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,3 +1,4 @@
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{Days, Utc};
@@ -103,9 +104,12 @@ async fn max_active_runs_bounds_catchup_and_paused_dags_wait() {
 async fn a_running_scheduler_notices_new_dags_and_stops_on_shutdown() {
     let h = Harness::sqlite().await;
     let shutdown = CancellationToken::new();
+    let lags: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let seen = lags.clone();
     let options = SchedulerOptions {
         once: false,
         poll_interval: Duration::from_millis(100),
+        on_pass: Some(Arc::new(move |lag| seen.lock().unwrap().push(lag))),
     };
     let scheduler = {
         let engine = h.engine.clone();
@@ -136,4 +140,10 @@ async fn a_running_scheduler_notices_new_dags_and_stops_on_shutdown() {
         .unwrap();
     assert_eq!(report.created.len(), 1);
     assert_eq!(report.outcomes.len(), 1);
+    let lags = lags.lock().unwrap();
+    assert!(
+        lags.len() >= 3,
+        "the pass hook sees every pass (timer-woken ones too): {lags:?}"
+    );
+    assert_eq!(lags[0], Duration::ZERO, "the first pass is not late");
 }

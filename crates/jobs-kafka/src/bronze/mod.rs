@@ -262,6 +262,9 @@ async fn run(job: Job, ctx: &JobContext) -> Result<JobOutput, KafkaJobError> {
     put("transaction_markers", c.markers.to_string());
     put("dlq", c.dead_letters.to_string());
     put("offsets", offsets::encode(&done.next));
+    if let Some(ts) = c.max_source_ts_ms {
+        put("max_event_ts_ms", ts.to_string());
+    }
     Ok(output)
 }
 

@@ -54,6 +54,9 @@ pub struct Counts {
     pub markers: u64,
     /// Messages sent to the dead-letter table.
     pub dead_letters: u64,
+    /// The newest source event time (`source.ts_ms`) written: how far behind the source the
+    /// table is (the `flowctl_cdc_lag_seconds` metric).
+    pub max_source_ts_ms: Option<i64>,
 }
 
 impl Counts {
@@ -496,6 +499,9 @@ impl Sorter {
             _ => 4,
         };
         self.counts.by_op[slot] += 1;
+        if let Some(ts) = event.source.ts_ms {
+            self.counts.max_source_ts_ms = self.counts.max_source_ts_ms.max(Some(ts));
+        }
         Ok(())
     }
 }

@@ -183,6 +183,13 @@ async fn every_fixture_lands_in_bronze_or_dlq_and_a_rerun_adds_nothing() {
     assert_eq!(out(&result, "tombstones"), e.tombstones.to_string());
     assert_eq!(out(&result, "transaction_markers"), e.markers.to_string());
     assert_eq!(out(&result, "dlq"), e.dlq.len().to_string());
+    let newest = e
+        .bronze
+        .values()
+        .filter_map(|row| row["source_ts_ms"].as_i64())
+        .max()
+        .expect("fixtures carry source.ts_ms");
+    assert_eq!(out(&result, "max_event_ts_ms"), newest.to_string());
     let offsets: Value = serde_json::from_str(&out(&result, "offsets")).unwrap();
     let mut ends = [0i64; 3];
     for r in &records {

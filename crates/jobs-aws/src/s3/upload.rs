@@ -1,0 +1,160 @@
+//! The `s3_upload` job type: uploads local files (e.g. Glue scripts) to S3 with their MD5,
+//! skipping those whose object already has it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
+use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::object::{Upload, upload_file};
+use crate::settings::AwsSettings;
+
+/// The `type:` value of this job type.
+pub const TYPE_NAME: &str = "s3_upload";
+
+/// Fields of an `s3_upload` step.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3UploadConfig {
+    /// Local files to upload, relative to the project directory. Each goes to
+    /// `<prefix><file name>`.
+    pub files: Vec<String>,
+    /// The bucket (default: the target's `scripts_bucket`).
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// Key prefix, e.g. `glue/` (default: the target's `scripts_prefix` when `bucket` is not
+    /// given, else none).
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+fn check(config: &S3UploadConfig) -> Result<(), String> {
+    if config.files.is_empty() {
+        return Err("`files` is empty: list the local files to upload".into());
+    }
+    let mut names = BTreeSet::new();
+    for file in &config.files {
+        let name = file_name(file).ok_or_else(|| format!("`files`: `{file}` names no file"))?;
+        if !names.insert(name) {
+            return Err(format!(
+                "`files`: two files are named `{name}`; they would overwrite each other's key"
+            ));
+        }
+    }
+    if config
+        .bucket
+        .as_deref()
+        .is_some_and(|b| b.trim().is_empty())
+    {
+        return Err("`bucket` is empty".into());
+    }
+    Ok(())
+}
+
+fn file_name(path: &str) -> Option<&str> {
+    std::path::Path::new(path).file_name()?.to_str()
+}
+
+/// The `s3_upload` plugin.
+pub struct S3Upload {
+    spec: Arc<dyn JobTypeSpec>,
+}
+
+impl S3Upload {
+    /// The plugin, ready to register.
+    pub fn new() -> Self {
+        Self {
+            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, rules)),
+        }
+    }
+}
+
+impl Default for S3Upload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn rules(config: &S3UploadConfig) -> Result<(), ConfigError> {
+    check(config).map_err(|message| ConfigError {
+        path: Vec::new(),
+        message,
+    })
+}
+
+#[async_trait]
+impl JobPlugin for S3Upload {
+    fn spec(&self) -> Arc<dyn JobTypeSpec> {
+        Arc::clone(&self.spec)
+    }
+
+    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let config: S3UploadConfig = serde_json::from_value(config)
+            .map_err(|e| JobError::fatal(format!("invalid s3_upload step: {e}")))?;
+        check(&config).map_err(|e| JobError::fatal(format!("invalid s3_upload step: {e}")))?;
+        let settings = AwsSettings::from_target(&ctx.target)?;
+        let (bucket, prefix) = match &config.bucket {
+            Some(bucket) => (bucket.clone(), config.prefix.clone().unwrap_or_default()),
+            None => match &settings.scripts_bucket {
+                Some(bucket) => (
+                    bucket.clone(),
+                    config
+                        .prefix
+                        .clone()
+                        .unwrap_or_else(|| settings.scripts_prefix.clone()),
+                ),
+                None => {
+                    return Err(JobError::fatal(format!(
+                        "s3_upload has no `bucket`, and target `{}` has no `scripts_bucket`",
+                        ctx.target.name
+                    )));
+                }
+            },
+        };
+        let s3 = settings.clients().await?.s3;
+        let (mut uploaded, mut unchanged) = (0, 0);
+        for file in &config.files {
+            if ctx.cancel.is_cancelled() {
+                return Err(JobError::failed(format!(
+                    "cancelled after {uploaded} upload(s); run again to upload the rest"
+                )));
+            }
+            let name = file_name(file).unwrap_or(file);
+            let key = format!("{prefix}{name}");
+            let url = format!("s3://{bucket}/{key}");
+            match upload_file(&s3, &bucket, &key, &ctx.project_dir.join(file)).await? {
+                Upload::Written => {
+                    uploaded += 1;
+                    ctx.log.system(format!("uploaded {file} to {url}"));
+                }
+                Upload::Unchanged => {
+                    unchanged += 1;
+                    ctx.log.system(format!("{url} is up to date with {file}"));
+                }
+            }
+        }
+        let mut out = JobOutput::default();
+        out.outputs.insert("uploaded".into(), uploaded.to_string());
+        out.outputs
+            .insert("unchanged".into(), unchanged.to_string());
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rules_name_the_fields() {
+        let err = |v| check(&serde_json::from_value(v).unwrap()).unwrap_err();
+        assert!(err(json!({"files": []})).contains("`files` is empty"));
+        assert!(err(json!({"files": ["a/x.py", "b/x.py"]})).contains("two files are named `x.py`"));
+        assert!(err(json!({"files": ["x.py"], "bucket": ""})).contains("`bucket` is empty"));
+    }
+}

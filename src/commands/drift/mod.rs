@@ -1,0 +1,155 @@
+//! `flowctl drift`: compares what the repository declares with what is live, and reports each
+//! difference. DAG files are compared with the versions applied to the state store; on an
+//! `aws` target, each Glue job a DAG uses is compared with `GetJob`, each Glue script in S3 with
+//! the local file (MD5 vs ETag), and the Athena workgroups and Glue databases and tables the
+//! DAGs name must exist.
+//!
+//! Exit codes follow `terraform plan -detailed-exitcode`: 0 no drift, 2 drift found, 1 the
+//! check itself failed — so a nightly job can tell "drifted" from "broken".
+
+mod aws;
+mod dags;
+
+use std::path::PathBuf;
+
+use flowctl_engine::job::JobRegistry;
+use serde::Serialize;
+
+use super::open_store;
+use super::validate::{check_dag_files, report_diagnostics};
+use crate::error::{CliError, CliResult, Exit};
+use crate::project::Project;
+
+/// One thing that differs between the repository and what is live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// What kind of thing: `dag`, `glue_job`, `glue_script`, `athena_workgroup`,
+    /// `glue_database`, `glue_table`.
+    pub kind: &'static str,
+    /// Which one (DAG id, job name, S3 URL, ...).
+    pub name: String,
+    /// What differs, in words.
+    pub difference: String,
+}
+
+impl Difference {
+    fn new(kind: &'static str, name: &str, difference: String) -> Self {
+        Self {
+            kind,
+            name: name.to_string(),
+            difference,
+        }
+    }
+}
+
+/// The whole report, as printed with `--json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    drift: bool,
+    target: String,
+    /// What was compared, e.g. `3 DAGs`, `2 Glue jobs`.
+    checked: Vec<String>,
+    differences: Vec<Difference>,
+}
+
+/// Runs `flowctl drift`. Every failure of the check itself exits 1.
+pub async fn run(
+    project: &Project,
+    registry: &JobRegistry,
+    paths: &[PathBuf],
+    target: Option<&str>,
+    json: bool,
+) -> CliResult {
+    let report = check(project, registry, paths, target)
+        .await
+        .map_err(|mut e| {
+            e.exit = Exit::Failed;
+            e
+        })?;
+    if json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::failed(format!("cannot encode the report: {e}")))?;
+        println!("{text}");
+    } else {
+        print_report(&report);
+    }
+    if report.drift {
+        return Err(CliError {
+            exit: Exit::Usage, // 2: drift found (the -detailed-exitcode convention)
+            message: String::new(),
+        });
+    }
+    Ok(())
+}
+
+async fn check(
+    project: &Project,
+    registry: &JobRegistry,
+    paths: &[PathBuf],
+    target: Option<&str>,
+) -> CliResult<Report> {
+    let target_name = project.target_name(target);
+    let target_config = project.target(&target_name)?;
+    let checked_files = check_dag_files(project, registry, paths, None)?;
+    if !checked_files.diagnostics.is_empty() {
+        report_diagnostics(&checked_files);
+        return Err(CliError::failed(
+            "the DAG files do not validate: fix them before checking drift",
+        ));
+    }
+    let dags = checked_files.dags;
+    let store = open_store(project).await?;
+    let mut differences = dags::dag_drift(&store, registry, &dags).await?;
+    let mut checked = vec![format!(
+        "{} DAG file{} against the state store",
+        dags.len(),
+        if dags.len() == 1 { "" } else { "s" }
+    )];
+    if target_config.kind == "aws" {
+        let (aws_differences, aws_checked) =
+            aws::aws_drift(&project.dir, &target_config.settings, &dags).await?;
+        differences.extend(aws_differences);
+        checked.extend(aws_checked);
+    } else {
+        checked.push(format!(
+            "nothing live on target `{target_name}` (kind {}): use --target aws to compare AWS",
+            target_config.kind
+        ));
+    }
+    Ok(Report {
+        drift: !differences.is_empty(),
+        target: target_name,
+        checked,
+        differences,
+    })
+}
+
+fn print_report(report: &Report) {
+    for line in &report.checked {
+        println!("checked: {line}");
+    }
+    if report.differences.is_empty() {
+        println!("no drift on target `{}`", report.target);
+        return;
+    }
+    let width = report
+        .differences
+        .iter()
+        .map(|d| d.kind.len() + d.name.len() + 1)
+        .max()
+        .unwrap_or(0);
+    for d in &report.differences {
+        let subject = format!("{} {}", d.kind, d.name);
+        println!("~ {subject:<width$}  {}", d.difference);
+    }
+    println!(
+        "drift: {} difference{} on target `{}`",
+        report.differences.len(),
+        if report.differences.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        report.target
+    );
+}
