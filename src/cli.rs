@@ -112,6 +112,10 @@ pub enum Command {
         /// Target to run on.
         #[arg(long, env = "FLOWCTL_TARGET")]
         target: Option<String>,
+        /// Longest sleep between scheduling passes (e.g. `2s`): how soon new DAGs and runs
+        /// left by a dead process are picked up.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        poll_interval: String,
         /// Also serve the web UI, API and metrics on this address (e.g. 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         serve: Option<String>,

@@ -80,10 +80,19 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Scheduler {
             once,
             target,
+            poll_interval,
             serve,
             token_file,
         } => {
             let target = project.target_name(target.as_deref());
+            let poll_interval = flowctl_model::duration::parse_duration(&poll_interval)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    error::CliError::usage(format!(
+                        "--poll-interval `{poll_interval}` is not a positive duration such as 10s"
+                    ))
+                })?;
             let serve = match serve {
                 Some(bind) => Some(commands::serve::config(
                     &bind,
@@ -92,7 +101,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
                 )?),
                 None => None,
             };
-            commands::scheduler::run(&project, registry, once, &target, serve).await
+            commands::scheduler::run(&project, registry, once, poll_interval, &target, serve).await
         }
         Command::Serve {
             bind,

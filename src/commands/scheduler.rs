@@ -18,6 +18,7 @@ pub async fn run(
     project: &Project,
     registry: JobRegistry,
     once: bool,
+    poll_interval: std::time::Duration,
     target: &str,
     serve: Option<ServerConfig>,
 ) -> CliResult {
@@ -46,6 +47,7 @@ pub async fn run(
     let lag_status = status.clone();
     let options = SchedulerOptions {
         once,
+        poll_interval,
         on_pass: Some(Arc::new(move |lag| lag_status.record_loop_lag(lag))),
         ..SchedulerOptions::default()
     };

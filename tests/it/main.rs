@@ -6,6 +6,7 @@ mod cli_apply;
 mod cli_aws;
 mod cli_demo;
 mod cli_drift;
+mod cli_ha;
 mod cli_run;
 mod cli_scheduler;
 mod cli_serve;
