@@ -1,4 +1,4 @@
-# What the aws target in flowctl.yaml needs.
+# What the aws target in flowctl.yaml needs (see modules/stack/outputs.tf).
 
 output "region" {
   description = "AWS region."
@@ -6,36 +6,36 @@ output "region" {
 }
 
 output "warehouse_bucket" {
-  description = "Iceberg warehouse bucket."
-  value       = module.s3_buckets.warehouse_bucket
+  description = "See modules/stack."
+  value       = module.stack.warehouse_bucket
 }
 
 output "scripts_bucket" {
-  description = "Glue scripts and gold SQL bucket."
-  value       = module.s3_buckets.scripts_bucket
+  description = "See modules/stack."
+  value       = module.stack.scripts_bucket
 }
 
 output "databases" {
-  description = "Glue catalog databases."
-  value       = module.glue_catalog.database_names
+  description = "See modules/stack."
+  value       = module.stack.databases
 }
 
 output "glue_jobs" {
-  description = "Glue job names."
-  value       = module.glue_jobs.job_names
+  description = "See modules/stack."
+  value       = module.stack.glue_jobs
 }
 
 output "glue_role_arn" {
-  description = "Role of the Glue jobs."
-  value       = module.iam.glue_role_arn
+  description = "See modules/stack."
+  value       = module.stack.glue_role_arn
 }
 
 output "athena_workgroup" {
-  description = "Athena workgroup."
-  value       = module.athena.name
+  description = "See modules/stack."
+  value       = module.stack.athena_workgroup
 }
 
 output "athena_output_location" {
-  description = "Athena query results location."
-  value       = module.athena.output_location
+  description = "See modules/stack."
+  value       = module.stack.athena_output_location
 }
