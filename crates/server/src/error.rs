@@ -92,7 +92,10 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, message),
             // The store being down is not the caller's fault, and not a bug either.
-            StoreError::Open { .. } | StoreError::Db(_) | StoreError::Io { .. } => Self::new(
+            StoreError::Open { .. }
+            | StoreError::Db(_)
+            | StoreError::Io { .. }
+            | StoreError::Schema(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the state store is unavailable: {err}"),
             ),

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// A stored value could not be read back (written by another version, or edited by hand).
     #[error("state store holds an invalid value: {0}")]
     Corrupt(String),
+    /// The store's schema is not this build's (migrations missing or unknown).
+    #[error("{0}")]
+    Schema(String),
     /// The operation conflicts with the current state (e.g. clearing a run that is running).
     #[error("{0}")]
     Conflict(String),

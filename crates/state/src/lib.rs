@@ -170,6 +170,46 @@ impl Store {
     /// Begins a write transaction. SQLite: `BEGIN IMMEDIATE`, so a transaction that reads and
     /// then writes waits for the write lock up front (busy_timeout) instead of failing with
     /// SQLITE_BUSY when it tries to upgrade.
+    /// Checks that the store answers and that its schema is this build's: every migration this
+    /// build embeds is applied (another process may have opened an older store, or a newer
+    /// build may have migrated it further — both are reported). For readiness probes.
+    pub async fn check_schema(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let embedded: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        let missing: Vec<String> = embedded
+            .iter()
+            .filter(|v| !applied.contains(v))
+            .map(i64::to_string)
+            .collect();
+        if !missing.is_empty() {
+            return Err(StoreError::Schema(format!(
+                "the state store lacks migrations {} of this build: restart flowctl to migrate it",
+                missing.join(", ")
+            )));
+        }
+        let unknown: Vec<String> = applied
+            .iter()
+            .filter(|v| !embedded.contains(v))
+            .map(i64::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(StoreError::Schema(format!(
+                "the state store has migrations {} this build does not know: a newer flowctl \
+                 migrated it; upgrade this one",
+                unknown.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,

@@ -31,6 +31,11 @@ enum Cleanup {
 }
 
 impl TestStore {
+    /// The store's connection pool, for tests that must tamper with it behind the API.
+    pub fn pool(&self) -> &sqlx::AnyPool {
+        &self.store.pool
+    }
+
     /// A fresh SQLite store in a temporary directory.
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -156,3 +156,28 @@ async fn reopening_an_existing_store_keeps_its_data() {
         again.close().await;
     }
 }
+
+#[tokio::test]
+async fn check_schema_reports_missing_and_unknown_migrations() {
+    for t in TestStore::each_backend().await {
+        let store = &t.store;
+        store.check_schema().await.unwrap();
+        let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE _sqlx_migrations SET version = 99990101000000 WHERE version = $1")
+            .bind(newest)
+            .execute(t.pool())
+            .await
+            .unwrap();
+        let err = store.check_schema().await.unwrap_err().to_string();
+        assert!(err.contains(&format!("lacks migrations {newest}")), "{err}");
+        sqlx::query("UPDATE _sqlx_migrations SET version = $1 WHERE version = 99990101000000")
+            .bind(newest)
+            .execute(t.pool())
+            .await
+            .unwrap();
+        store.check_schema().await.unwrap();
+    }
+}
