@@ -7,8 +7,7 @@ result replaces the target atomically (`CREATE OR REPLACE TABLE ... AS`: one Ice
 readers see the old or the new table, never a half-written one).
 
 Spark SQL dialect note: `/` between integers is a fractional division in Spark (integer
-division in DataFusion and Trino), so a file relying on integer division (gold_revenue_5m.sql)
-belongs on Athena (`athena_query`) rather than here, or must use `div`/`FLOOR`.
+division in DataFusion and Trino): the shared files use FLOOR where it matters.
 
 Arguments (`--key value`):
   --sql-file    the SQL file: s3://bucket/key or a local path (required)

@@ -14,7 +14,9 @@
 --   Athena truncates in the session time zone (UTC unless changed), so windows match.
 -- * window_start is the hour plus the 5-minute step the minute falls in. The step is picked
 --   by CASE because DataFusion cannot multiply an INTERVAL by a number (Trino can); the
---   minute's step number, EXTRACT(MINUTE ...) / 5, is integer division in both engines.
+--   minute's step number is FLOOR(minute / 5) cast to an integer: `/` between integers is
+--   integer division in DataFusion and Trino but fractional in Spark, and FLOOR makes all
+--   three agree (Spark runs this file in the cdc-gold Glue job).
 -- * SUM of decimal(12,2) widens differently (DataFusion decimal(22,2), Trino decimal(38,2)):
 --   the CAST keeps the gold column decimal(18,2) on both.
 SELECT
@@ -25,7 +27,7 @@ SELECT
 FROM (
     SELECT
         date_trunc('hour', o.created_at)
-            + CASE CAST(EXTRACT(MINUTE FROM o.created_at) AS INTEGER) / 5
+            + CASE CAST(FLOOR(EXTRACT(MINUTE FROM o.created_at) / 5) AS INTEGER)
                 WHEN 0 THEN INTERVAL '0' MINUTE
                 WHEN 1 THEN INTERVAL '5' MINUTE
                 WHEN 2 THEN INTERVAL '10' MINUTE

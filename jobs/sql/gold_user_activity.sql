@@ -17,7 +17,7 @@
 --
 -- Portable SQL: LEFT JOIN, COALESCE, CAST and aggregates, identical on DataFusion and Trino.
 SELECT
-    CAST(u.user_id AS VARCHAR) AS user_key,
+    CAST(u.user_id AS VARCHAR(20)) AS user_key,
     u.country,
     COUNT(o.order_id) AS orders,
     CAST(COALESCE(SUM(o.total_amount), 0) AS DECIMAL(18, 2)) AS total_spent,

@@ -297,25 +297,23 @@ class SparkJobs(unittest.TestCase):
         ]
         self.assertEqual(alerts, [(1, "out_of_stock"), (2, "critical"), (3, "low")])
 
-    def test_gold_user_activity_is_not_spark_sql(self):
-        # jobs/README.md: `CAST(... AS VARCHAR)` (no length) is Trino/DataFusion, not Spark SQL;
-        # the file runs on Athena. If this starts failing, update jobs/README.md.
-        from pyspark.errors import ParseException
-
+    def test_gold_user_activity_runs_on_spark(self):
+        # `CAST(... AS VARCHAR(20))`: Spark needs the length, Trino and DataFusion accept it.
         self.silver_tables()
-        with self.assertRaisesRegex(ParseException, "VARCHAR"):
-            self.gold_query("gold_user_activity.sql")
+        rows = [
+            (r["user_key"], r["country"], r["orders"], str(r["total_spent"]))
+            for r in self.gold_query("gold_user_activity.sql")
+        ]
+        self.assertEqual(rows, [("10", "DE", 1, "10.50"), ("11", "IT", 1, "2.00")])
 
-    def test_gold_revenue_5m_is_not_spark_portable(self):
-        # jobs/README.md says this file belongs on Athena: Spark's `/` between integers is a
-        # fractional division, so every order falls into the CASE's ELSE (the :55 window). If
-        # this starts failing, the file became Spark-portable: update jobs/README.md.
+    def test_gold_revenue_5m_windows_match_on_spark(self):
+        # FLOOR(minute / 5): `/` between integers is fractional in Spark, integer division in
+        # DataFusion and Trino; with FLOOR the three engines put 10:07 in the 10:05 window.
         self.silver_tables()
         windows = [
             (r["window_start"].minute, r["orders"]) for r in self.gold_query("gold_revenue_5m.sql")
         ]
-        self.assertNotEqual(windows, [(5, 1), (30, 1)])
-        self.assertEqual(windows, [(55, 2)])
+        self.assertEqual(windows, [(5, 1), (30, 1)])
 
 
 if __name__ == "__main__":
