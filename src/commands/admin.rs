@@ -58,6 +58,7 @@ pub async fn clear(
     let outcome = engine.execute_run(&report.run, &events, &shutdown).await;
     drop(events);
     progress.finish().await;
+    super::flush_notifications(&engine).await;
     let outcome = outcome.map_err(engine_error)?;
     if outcome.interrupted {
         return Err(CliError::interrupted());

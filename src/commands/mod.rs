@@ -133,3 +133,19 @@ pub fn engine_error(err: flowctl_engine::EngineError) -> CliError {
         other => CliError::usage(other.to_string()),
     }
 }
+
+/// How long a command waits, before it exits, for notifications still being delivered.
+const NOTIFICATION_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits (at most 30 s) for failure/retry/success notifications still in flight, so that a
+/// command that ends right after its run does not drop them; says how many were abandoned.
+pub async fn flush_notifications(engine: &flowctl_engine::Engine) {
+    let left = engine.wait_for_notifications(NOTIFICATION_GRACE).await;
+    if left > 0 {
+        eprintln!(
+            "warning: {left} notification{} still undelivered after {}s; abandoned",
+            if left == 1 { "" } else { "s" },
+            NOTIFICATION_GRACE.as_secs()
+        );
+    }
+}

@@ -47,6 +47,7 @@ pub async fn run(
     let outcome = engine.execute_run(&run, &events, &shutdown).await;
     drop(events);
     progress.finish().await;
+    super::flush_notifications(&engine).await;
     let outcome = outcome.map_err(engine_error)?;
     if outcome.interrupted {
         eprintln!(
@@ -153,6 +154,7 @@ pub async fn backfill(
     let report = engine.backfill(dag, from, to, &events, &shutdown).await;
     drop(events);
     progress.finish().await;
+    super::flush_notifications(&engine).await;
     let report = report.map_err(engine_error)?;
     let failed: Vec<&str> = report
         .outcomes

@@ -49,11 +49,11 @@ pub async fn run(
         once,
         poll_interval,
         on_pass: Some(Arc::new(move |lag| lag_status.record_loop_lag(lag))),
-        ..SchedulerOptions::default()
     };
     let report = engine.scheduler(&options, &events, &shutdown).await;
     drop(events);
     progress.finish().await;
+    super::flush_notifications(&engine).await;
     if let Some(serving) = serving {
         // The server stops with the scheduler (`--once` ends it after the pass).
         shutdown.cancel();

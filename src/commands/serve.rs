@@ -54,9 +54,9 @@ pub async fn run(
         "serving http://{} ({actions}); Ctrl-C stops it",
         config.bind
     );
-    flowctl_server::serve(engine, config, shutdown)
-        .await
-        .map_err(server_error)
+    let served = flowctl_server::serve(engine.clone(), config, shutdown).await;
+    super::flush_notifications(&engine).await;
+    served.map_err(server_error)
 }
 
 /// A bad setting is a usage error (exit 2); a socket that cannot be opened is the

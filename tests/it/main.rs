@@ -7,6 +7,7 @@ mod cli_aws;
 mod cli_demo;
 mod cli_drift;
 mod cli_ha;
+mod cli_notify;
 mod cli_run;
 mod cli_scheduler;
 mod cli_serve;

@@ -16,6 +16,7 @@ mod executor;
 mod handles;
 pub mod job;
 mod loader;
+mod notify;
 mod params;
 mod pools;
 pub mod rules;
@@ -25,6 +26,7 @@ mod trigger;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use flowctl_model::catalog::JobTypeCatalog;
 use flowctl_model::dag::Dag;
@@ -41,6 +43,7 @@ pub use settings::{EngineSettings, default_holder_id};
 pub use trigger::{TriggerRequest, run_id_for};
 
 use crate::job::JobRegistry;
+use crate::notify::Notifier;
 use crate::pools::Pools;
 
 /// The engine of one process. Cheap to clone (shared inside).
@@ -55,6 +58,7 @@ struct Inner {
     catalog: JobTypeCatalog,
     settings: EngineSettings,
     pools: Pools,
+    notifier: Arc<Notifier>,
     /// Parsed DAG versions by (dag id, content hash, target kind): a version never changes.
     dags: Mutex<HashMap<(String, String, String), Arc<Dag>>>,
 }
@@ -64,6 +68,7 @@ impl Engine {
     pub fn new(store: Store, registry: JobRegistry, settings: EngineSettings) -> Self {
         let catalog = registry.catalog();
         let pools = Pools::new(&settings.pools);
+        let notifier = Arc::new(Notifier::new(settings.notify_backoff));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -71,6 +76,7 @@ impl Engine {
                 catalog,
                 settings,
                 pools,
+                notifier,
                 dags: Mutex::new(HashMap::new()),
             }),
         }
@@ -84,6 +90,13 @@ impl Engine {
     /// The settings this engine was built with.
     pub fn settings(&self) -> &EngineSettings {
         &self.inner.settings
+    }
+
+    /// Waits up to `within` for notifications still being delivered (with their retries),
+    /// e.g. before a CLI process exits; returns how many are still pending. Runs never wait
+    /// for notifications: this is the only place that does.
+    pub async fn wait_for_notifications(&self, within: Duration) -> usize {
+        self.inner.notifier.wait(within).await
     }
 
     /// The job types this engine can run.

@@ -34,6 +34,9 @@ pub struct EngineSettings {
     pub shutdown_grace: Duration,
     /// Lost tries (worker died) that do not count against a step's retries; later losses do.
     pub free_losses: u32,
+    /// Wait before a notification webhook is sent again after a failed delivery (doubling
+    /// after each failure, up to a minute).
+    pub notify_backoff: Duration,
 }
 
 impl Default for EngineSettings {
@@ -55,6 +58,7 @@ impl Default for EngineSettings {
             cancel_grace: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             free_losses: 3,
+            notify_backoff: Duration::from_secs(1),
         }
     }
 }

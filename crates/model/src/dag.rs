@@ -28,6 +28,9 @@ pub struct Dag {
     pub max_active_tasks: Option<u32>,
     /// Parameter defaults; `--param k=v` overrides them per run.
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Run-level notifications: `on_failure` / `on_success` when the run ends, `on_retry`
+    /// when a try of any step fails and will be retried.
+    pub notifications: Notifications,
     /// Steps in file order.
     pub steps: IndexMap<String, Step>,
     /// Where the DAG came from, verbatim, and its content hash.
@@ -60,8 +63,91 @@ pub struct Step {
     pub trigger_rule: TriggerRule,
     /// Named concurrency pool (sizes come from the project file).
     pub pool: Option<String>,
+    /// The step's own notifications (from the step, or else from `defaults`).
+    pub notifications: Notifications,
     pub job: StepJob,
 }
+
+/// Webhooks called on the events of a run or of a step.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Notifications {
+    /// When the run (or the step, after its last try) ends failed.
+    pub on_failure: Vec<Notification>,
+    /// When a try fails and another try is scheduled.
+    pub on_retry: Vec<Notification>,
+    /// When the run (or the step) succeeds.
+    pub on_success: Vec<Notification>,
+}
+
+impl Notifications {
+    /// Whether no notification is configured at all.
+    pub fn is_empty(&self) -> bool {
+        self.on_failure.is_empty() && self.on_retry.is_empty() && self.on_success.is_empty()
+    }
+
+    /// The notifications of one event.
+    pub fn for_event(&self, event: NotifyEvent) -> &[Notification] {
+        match event {
+            NotifyEvent::Failure => &self.on_failure,
+            NotifyEvent::Retry => &self.on_retry,
+            NotifyEvent::Success => &self.on_success,
+        }
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotifyEvent {
+    /// The run, or a step after its last try, ended failed.
+    Failure,
+    /// A try failed and another is scheduled.
+    Retry,
+    /// The run or the step succeeded.
+    Success,
+}
+
+impl NotifyEvent {
+    /// `failure`, `retry` or `success`: the `event` template variable.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Failure => "failure",
+            NotifyEvent::Retry => "retry",
+            NotifyEvent::Success => "success",
+        }
+    }
+}
+
+/// One webhook: a JSON POST to a URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// Where to POST.
+    pub url: ValueSource,
+    /// A minijinja template of the request body; `None` = a Slack-compatible
+    /// `{"text": "..."}` summary.
+    pub body: Option<String>,
+    /// Extra request headers (not templated).
+    pub headers: IndexMap<String, ValueSource>,
+    /// Extra delivery attempts after the first (exponential backoff between them).
+    pub retries: u32,
+    /// How long one delivery attempt may take.
+    pub timeout: Duration,
+}
+
+/// A value of a notification (its URL, a header) as written in the DAG file, or read from
+/// the environment when the notification is sent, so secrets (a Slack URL, an
+/// `Authorization` header) stay out of DAG files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueSource {
+    /// Written in the DAG file (`webhook: URL`, `X-Team: data`).
+    Literal(String),
+    /// The name of an environment variable (`webhook_env: VAR`, `Authorization: { env: VAR }`).
+    Env(String),
+}
+
+/// Default extra delivery attempts of a notification.
+pub const DEFAULT_NOTIFY_RETRIES: u32 = 3;
+/// Default timeout of one delivery attempt.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a step runs: the same job on every target, or one variant per target kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +277,7 @@ mod tests {
             timeout: None,
             trigger_rule: TriggerRule::AllSuccess,
             pool: None,
+            notifications: Notifications::default(),
             job: StepJob::Any(JobSpec {
                 job_type: "noop".into(),
                 config: Default::default(),

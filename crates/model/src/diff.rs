@@ -83,6 +83,9 @@ pub fn diff_dags(old: &Dag, new: &Dag) -> Vec<String> {
         .filter(|(k, v)| old.params.get(*k).is_some_and(|o| o != *v))
         .map(|(k, _)| k.as_str())
         .collect();
+    if old.notifications != new.notifications {
+        out.push("notifications changed".to_string());
+    }
     list(&mut out, "params added", &added);
     list(&mut out, "params removed", &removed);
     list(&mut out, "params changed", &changed);

@@ -17,6 +17,7 @@ use crate::span::Span;
 use crate::yaml;
 
 mod graph;
+mod notify;
 mod steps;
 mod templates;
 mod top;

@@ -426,6 +426,7 @@ mod tests {
             max_active_runs: 1,
             max_active_tasks: None,
             params: Default::default(),
+            notifications: Default::default(),
             steps: IndexMap::new(),
             source: DagSource {
                 path: "d.yaml".into(),

@@ -48,6 +48,12 @@ struct DagFile {
     params: Option<Map<String, Value>>,
     /// Step settings applied to every step (a step's own settings win).
     defaults: Option<StepSettings>,
+    /// Webhooks called when a run ends failed.
+    on_failure: Option<NotifyList>,
+    /// Webhooks called when a try of any step fails and will be retried.
+    on_retry: Option<NotifyList>,
+    /// Webhooks called when a run succeeds.
+    on_success: Option<NotifyList>,
     /// The steps, by id (letters, digits, `_`, `.` and `-`).
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": "^[A-Za-z0-9_.-]+$"}))]
     steps: IndexMap<String, StepKeys>,
@@ -75,6 +81,68 @@ struct StepSettings {
     trigger_rule: Option<TriggerRule>,
     /// Named concurrency pool (sizes come from the project file).
     pool: Option<String>,
+    /// Webhooks called when the step ends failed (after its last try). Null or `[]`: none.
+    on_failure: Option<NotifyList>,
+    /// Webhooks called on each failed try that will be retried.
+    on_retry: Option<NotifyList>,
+    /// Webhooks called when the step succeeds.
+    on_success: Option<NotifyList>,
+}
+
+/// One notification, or a list of them.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum NotifyList {
+    One(Webhook),
+    Many(Vec<Webhook>),
+}
+
+/// A header's value, or the environment variable holding it.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum HeaderValue {
+    Plain(String),
+    FromEnv(EnvRef),
+}
+
+/// `{ env: VAR }`: read from this environment variable when the notification is sent.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct EnvRef {
+    /// The environment variable's name.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    env: String,
+}
+
+/// A webhook: a JSON POST, retried with exponential backoff; a failed delivery is logged and
+/// never fails the run. Exactly one of `webhook` and `webhook_env`.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["webhook"]}, {"required": ["webhook_env"]}]))]
+struct Webhook {
+    /// The URL (`http://` or `https://`; not templated).
+    #[schemars(regex(pattern = r"^https?://[^/?#\s]+"))]
+    webhook: Option<String>,
+    /// An environment variable holding the URL, read when the notification is sent (keeps
+    /// secret URLs such as Slack's out of DAG files).
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    webhook_env: Option<String>,
+    /// A minijinja template of the JSON body (run context plus `event`, `step`, `state`,
+    /// `error`, `try_number`). A body that does not render to JSON is sent as
+    /// `{"text": <rendered>}`. Default: a Slack-compatible `{"text": "..."}` summary.
+    body: Option<String>,
+    /// Extra request headers: a value, or `{ env: VAR }` to read it from the environment
+    /// when sending (for secrets such as `Authorization`).
+    headers: Option<IndexMap<String, HeaderValue>>,
+    /// Extra delivery attempts after the first. Default: 3.
+    retries: Option<u32>,
+    /// How long one delivery attempt may take. Default: 10s.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    timeout: Option<String>,
 }
 
 /// A step's own keys; its job type's fields sit beside them.
@@ -177,6 +245,9 @@ const NULLABLE_KEYS: &[&str] = &[
     "params",
     "defaults",
     "depends_on",
+    "on_failure",
+    "on_retry",
+    "on_success",
 ];
 
 fn strip_nulls(value: &mut Value) {

@@ -32,6 +32,56 @@ pub const CONTEXT_VARIABLES: &[&str] = &[
     "target",
 ];
 
+/// The variables a notification's `body` may use: the run's context (no `outputs`), plus
+/// what the notification is about. `step`, `task_id` and `try_number` are null for the run's
+/// own `on_failure` / `on_success`; `error` is null on success.
+pub const NOTIFY_VARIABLES: &[&str] = &[
+    "ds",
+    "ds_nodash",
+    "ts",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "run_id",
+    "dag_id",
+    "task_id",
+    "params",
+    "target",
+    "event",
+    "step",
+    "state",
+    "error",
+    "try_number",
+];
+
+/// What a notification is about, beyond the run.
+#[derive(Debug, Clone, Copy)]
+pub struct NotifyFacts<'a> {
+    /// `failure`, `retry` or `success`.
+    pub event: &'a str,
+    /// The step, for step events (and a run's `on_retry`); `None` for the run's end.
+    pub step: Option<&'a str>,
+    /// `success`, `failed` or `up_for_retry`.
+    pub state: &'a str,
+    pub error: Option<&'a str>,
+    pub try_number: Option<u32>,
+}
+
+/// The context a notification's `body` renders with (see [`NOTIFY_VARIABLES`]).
+pub fn notify_context(run: &RunContext, facts: &NotifyFacts) -> Value {
+    let mut ctx = task_context(run, facts.step.unwrap_or_default(), 0, &BTreeMap::new());
+    if let Some(map) = ctx.as_object_mut() {
+        map.remove("outputs");
+        map.insert("task_id".into(), facts.step.into());
+        map.insert("try_number".into(), facts.try_number.into());
+        map.insert("event".into(), facts.event.into());
+        map.insert("step".into(), facts.step.into());
+        map.insert("state".into(), facts.state.into());
+        map.insert("error".into(), facts.error.into());
+    }
+    ctx
+}
+
 /// What a run knows before any step starts.
 #[derive(Debug, Clone, Copy)]
 pub struct RunContext<'a> {
@@ -303,6 +353,52 @@ mod tests {
             "in `env.X`: undefined variable `outputs.extract.missing`"
         );
         assert!(render_str("{{ nope }}", &ctx()).is_err());
+    }
+
+    #[test]
+    fn notify_context_has_every_notify_variable_and_no_outputs() {
+        let params = Map::new();
+        let run = RunContext {
+            dag_id: "orders",
+            run_id: "manual__1",
+            logical_date: "2026-03-01T00:00:00Z".parse().expect("date"),
+            data_interval: DataInterval {
+                start: "2026-03-01T00:00:00Z".parse().expect("date"),
+                end: "2026-03-02T00:00:00Z".parse().expect("date"),
+            },
+            timezone: chrono_tz::UTC,
+            params: &params,
+            target: "local",
+        };
+        let facts = NotifyFacts {
+            event: "retry",
+            step: Some("load"),
+            state: "up_for_retry",
+            error: Some("exit status 1"),
+            try_number: Some(2),
+        };
+        let ctx = notify_context(&run, &facts);
+        for name in NOTIFY_VARIABLES {
+            assert!(ctx.get(name).is_some(), "{name} missing");
+        }
+        assert!(ctx.get("outputs").is_none());
+        assert_eq!(
+            render_str(
+                "{{ event }} {{ step }} #{{ try_number }}: {{ error }}",
+                &ctx
+            )
+            .expect("renders"),
+            "retry load #2: exit status 1"
+        );
+        let run_end = NotifyFacts {
+            step: None,
+            try_number: None,
+            error: None,
+            ..facts
+        };
+        let ctx = notify_context(&run, &run_end);
+        assert_eq!(ctx["step"], Value::Null);
+        assert_eq!(ctx["task_id"], Value::Null);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! the heartbeat, a pool slot freed by another run, or shutdown: it never polls the store.
 
 mod attempt;
+mod notices;
 mod view;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use flowctl_model::dag::Dag;
+use flowctl_model::dag::{Dag, NotifyEvent};
 use flowctl_state::{AttemptState, Batch, Finish, RunRecord, RunState, RunTransition, TaskState};
 use rand::Rng;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use self::attempt::{AttemptSpec, Completion, Failure, RunInfo, run_attempt};
 use self::view::View;
 use crate::events::{EventKind, EventSink, RunEvent};
+use crate::notify::Notice;
 use crate::pools::PoolSlot;
 use crate::rules::run_succeeded;
 use crate::{Engine, EngineError, Result};
@@ -136,6 +138,10 @@ struct Executor<'e> {
     stop_deadline: Option<Instant>,
     interrupted: bool,
     started: Instant,
+    /// Notifications of ended tries, sent once the batch recording those ends is written.
+    notices: Vec<Notice>,
+    /// The latest error of each step that failed here (for the run's `on_failure`).
+    errors: HashMap<usize, String>,
 }
 
 impl<'e> Executor<'e> {
@@ -201,6 +207,8 @@ impl<'e> Executor<'e> {
             stop_deadline: None,
             interrupted: false,
             started: Instant::now(),
+            notices: Vec::new(),
+            errors: HashMap::new(),
         };
         let resolved = executor.view.decide_all();
         executor.record_resolved(resolved);
@@ -261,6 +269,7 @@ impl<'e> Executor<'e> {
             if !self.batch.is_empty() {
                 self.write_batch().await?;
             }
+            self.send_notices();
             if finished {
                 return self.finish().await;
             }
@@ -563,6 +572,7 @@ impl<'e> Executor<'e> {
                     try_number: c.try_number,
                     duration: c.duration,
                 });
+                self.queue_notices(c.idx, NotifyEvent::Success, c.try_number, None);
                 self.record_resolved(resolved);
             }
             Err(failure) => {
@@ -587,6 +597,16 @@ impl<'e> Executor<'e> {
                     will_retry: retry_at.is_some(),
                     retry_at,
                 });
+                // A try cut short by a shutdown is not the step failing: nobody is told.
+                if failure != Failure::Interrupted {
+                    let event = if retry_at.is_some() {
+                        NotifyEvent::Retry
+                    } else {
+                        NotifyEvent::Failure
+                    };
+                    self.errors.insert(c.idx, failure.message());
+                    self.queue_notices(c.idx, event, c.try_number, Some(failure.message()));
+                }
                 match retry_at {
                     Some(at) => {
                         finish.task_state = TaskState::UpForRetry;
@@ -686,6 +706,8 @@ impl<'e> Executor<'e> {
 
     async fn finish(&mut self) -> Result<RunOutcome> {
         let run = self.reload_run().await?;
+        self.queue_run_notices(run.state);
+        self.send_notices();
         self.emit(EventKind::RunFinished {
             state: run.state,
             duration: self.started.elapsed(),

@@ -4,6 +4,7 @@
 mod backfill_clear;
 mod executor;
 mod leases;
+mod notify;
 mod retries;
 mod rules;
 mod scheduler;

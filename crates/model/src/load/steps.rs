@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use serde_json::{Map, Value};
 
-use super::{LoadOptions, graph, templates};
+use super::{LoadOptions, graph, notify, templates};
 use crate::catalog::JobTypeSpec;
 use crate::check::{Checker, is_valid_id};
-use crate::dag::{Backoff, JobSpec, Step, StepJob, TARGET_KINDS, TriggerRule};
+use crate::dag::{
+    Backoff, JobSpec, Notification, Notifications, Step, StepJob, TARGET_KINDS, TriggerRule,
+};
 use crate::suggest;
 use crate::yaml::{Entry, Node, Typed};
 
@@ -22,6 +25,9 @@ pub(super) const SETTING_KEYS: &[&str] = &[
     "timeout",
     "trigger_rule",
     "pool",
+    "on_failure",
+    "on_retry",
+    "on_success",
 ];
 
 /// Every key a step may have besides its job type's fields.
@@ -38,6 +44,9 @@ const STEP_KEYS: &[&str] = &[
     "timeout",
     "trigger_rule",
     "pool",
+    "on_failure",
+    "on_retry",
+    "on_success",
 ];
 
 const BACKOFFS: &[(&str, Backoff)] = &[
@@ -71,6 +80,9 @@ pub(super) struct Settings {
     timeout: Option<Duration>,
     trigger_rule: Option<TriggerRule>,
     pool: Option<String>,
+    on_failure: Option<Vec<Notification>>,
+    on_retry: Option<Vec<Notification>>,
+    on_success: Option<Vec<Notification>>,
 }
 
 /// A step as read, before the DAG-wide checks.
@@ -98,6 +110,8 @@ pub(super) struct JobSite<'n> {
 /// them builds the type's JSON Schema: once per type, not once per step).
 struct JobTypes<'a> {
     opts: &'a LoadOptions<'a>,
+    /// The declared params (`None`: `params:` is invalid), for notification bodies.
+    params: Option<&'a Map<String, Value>>,
     field_names: HashMap<String, Vec<String>>,
 }
 
@@ -111,14 +125,31 @@ impl JobTypes<'_> {
 }
 
 /// Reads `defaults:`: step settings only.
-pub(super) fn read_defaults(ck: &mut Checker, node: &Node, opts: &LoadOptions) -> Option<Settings> {
+pub(super) fn read_defaults(
+    ck: &mut Checker,
+    node: &Node,
+    opts: &LoadOptions,
+    params: Option<&Map<String, Value>>,
+) -> Option<Settings> {
+    let types = JobTypes {
+        opts,
+        params,
+        field_names: HashMap::new(),
+    };
     let entries = ck.map(node, "`defaults`")?;
     let mut settings = Settings::default();
     let before = ck.diagnostics.len();
     for entry in entries {
         let key = entry.key_str();
         if SETTING_KEYS.contains(&key) {
-            read_setting(ck, key, &entry.value, "in `defaults`", &mut settings, opts);
+            read_setting(
+                ck,
+                key,
+                &entry.value,
+                "in `defaults`",
+                &mut settings,
+                &types,
+            );
         } else if STEP_KEYS.contains(&key) {
             ck.on(
                 &entry.key,
@@ -144,7 +175,7 @@ pub(super) fn read_steps(
     node: &Node,
     opts: &LoadOptions,
     defaults: Option<&Settings>,
-    params: Option<&serde_json::Map<String, serde_json::Value>>,
+    params: Option<&Map<String, Value>>,
 ) -> Option<IndexMap<String, Step>> {
     let entries = ck.map(node, "`steps`")?;
     if entries.is_empty() {
@@ -155,6 +186,7 @@ pub(super) fn read_steps(
     let defaults = defaults.unwrap_or(&fallback);
     let mut types = JobTypes {
         opts,
+        params,
         field_names: HashMap::new(),
     };
     let drafts: Vec<Draft> = entries
@@ -176,6 +208,11 @@ pub(super) fn read_steps(
             timeout: s.timeout,
             trigger_rule: s.trigger_rule.unwrap_or(TriggerRule::AllSuccess),
             pool: s.pool,
+            notifications: Notifications {
+                on_failure: s.on_failure.unwrap_or_default(),
+                on_retry: s.on_retry.unwrap_or_default(),
+                on_success: s.on_success.unwrap_or_default(),
+            },
             job: draft.job?,
             id: draft.id.clone(),
         };
@@ -229,7 +266,7 @@ fn read_step<'n>(
                     &field.value,
                     &format!("in {place}"),
                     &mut draft.settings,
-                    types.opts,
+                    types,
                 );
             }
             _ => job_fields.push(field),
@@ -483,7 +520,7 @@ fn read_setting(
     node: &Node,
     place: &str,
     settings: &mut Settings,
-    opts: &LoadOptions,
+    types: &JobTypes,
 ) {
     let what = format!("`{key}` {place}");
     match key {
@@ -520,10 +557,14 @@ fn read_setting(
         }
         "pool" => {
             if let Some(pool) = ck.string(node, &what) {
-                check_pool(ck, node, &pool, opts);
+                check_pool(ck, node, &pool, types.opts);
                 settings.pool = Some(pool);
             }
         }
+        // A step's own list replaces the one of `defaults` (null or `[]`: none).
+        "on_failure" => settings.on_failure = notify::read_list(ck, key, node, place, types.params),
+        "on_retry" => settings.on_retry = notify::read_list(ck, key, node, place, types.params),
+        "on_success" => settings.on_success = notify::read_list(ck, key, node, place, types.params),
         _ => {}
     }
 }

@@ -162,7 +162,7 @@ fn problem<'v>(
 }
 
 /// The first `n` dot-separated segments of `var`.
-fn var_prefix(var: &str, n: usize) -> &str {
+pub(super) fn var_prefix(var: &str, n: usize) -> &str {
     match var.match_indices('.').nth(n - 1) {
         Some((i, _)) => &var[..i],
         None => var,
@@ -171,7 +171,7 @@ fn var_prefix(var: &str, n: usize) -> &str {
 
 /// The position of `needle` (as a whole name) in the source text of `node`, falling back
 /// to the node itself.
-fn locate(text: &str, node: &Node, needle: &str) -> (Span, usize) {
+pub(super) fn locate(text: &str, node: &Node, needle: &str) -> (Span, usize) {
     let fallback = (node.span, node.width);
     let Some(scalar) = node.as_scalar() else {
         return fallback;

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::LoadOptions;
+use super::notify;
 use super::steps::{self, Settings};
 use crate::check::{Checker, is_valid_id};
-use crate::dag::{Dag, DagSource};
+use crate::dag::{Dag, DagSource, Notifications};
 use crate::schedule::{LocalDateError, Schedule};
 use crate::suggest;
 use crate::yaml::{Node, Typed};
@@ -25,6 +26,9 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "max_active_tasks",
     "params",
     "defaults",
+    "on_failure",
+    "on_retry",
+    "on_success",
     "steps",
 ];
 
@@ -113,9 +117,10 @@ pub(super) fn read_dag(ck: &mut Checker, root: &Node, opts: &LoadOptions) -> Opt
         _ => Some(serde_json::Map::new()),
     };
     let defaults = match root.get("defaults") {
-        Some(node) if !node.is_null() => steps::read_defaults(ck, node, opts),
+        Some(node) if !node.is_null() => steps::read_defaults(ck, node, opts, params.as_ref()),
         _ => Some(Settings::default()),
     };
+    let notifications = read_notifications(ck, root, params.as_ref());
     let step_list = match root.get("steps") {
         Some(node) => steps::read_steps(ck, node, opts, defaults.as_ref(), params.as_ref()),
         None => {
@@ -135,12 +140,33 @@ pub(super) fn read_dag(ck: &mut Checker, root: &Node, opts: &LoadOptions) -> Opt
         max_active_runs: max_active_runs?,
         max_active_tasks: max_active_tasks.flatten(),
         params: params?,
+        notifications: notifications?,
         steps: step_list?,
         source: DagSource {
             path: String::new(),
             text: String::new(),
             hash: String::new(),
         },
+    })
+}
+
+/// The run-level `on_failure` / `on_retry` / `on_success`.
+fn read_notifications(
+    ck: &mut Checker,
+    root: &Node,
+    params: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<Notifications> {
+    let mut read = |key: &str| match root.get(key) {
+        Some(node) => notify::read_list(ck, key, node, "at the top level", params),
+        None => Some(Vec::new()),
+    };
+    let on_failure = read("on_failure");
+    let on_retry = read("on_retry");
+    let on_success = read("on_success");
+    Some(Notifications {
+        on_failure: on_failure?,
+        on_retry: on_retry?,
+        on_success: on_success?,
     })
 }
 
