@@ -53,6 +53,9 @@ struct Part {
 struct Script {
     form: Form,
     parts: Vec<Part>,
+    /// Claims lock their rows with `FOR UPDATE SKIP LOCKED` (Postgres): a row another
+    /// transaction is claiming or finishing is skipped, not waited for.
+    skip_locked: bool,
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -72,6 +75,7 @@ impl Script {
         Self {
             form,
             parts: Vec::new(),
+            skip_locked: false,
         }
     }
 
@@ -137,7 +141,7 @@ impl Store {
             Backend::Postgres if batch_params(batch) <= MAX_STATEMENT_PARAMS => Form::Cte,
             _ => Form::Sequential,
         };
-        let script = build(batch, form);
+        let script = build(batch, form, self.backend == Backend::Postgres);
         let rows = match (self.backend, form) {
             (Backend::Sqlite, _) => self.run_sqlite(script).await?,
             (Backend::Postgres, Form::Cte) => {
@@ -227,9 +231,10 @@ fn batch_params(batch: &Batch) -> usize {
 }
 
 /// The statements of a batch.
-fn build(batch: &Batch, form: Form) -> Script {
+fn build(batch: &Batch, form: Form, skip_locked: bool) -> Script {
     let now = format_ts(batch.now);
     let mut script = Script::new(form);
+    script.skip_locked = skip_locked;
     for chunk in batch.finished.chunks(CHUNK_ROWS) {
         finish(&mut script, &batch.holder, chunk);
     }
@@ -393,13 +398,22 @@ fn claim(script: &mut Script, batch: &Batch, now: &str, chunk: &[i64]) {
     ];
     values.extend(chunk.iter().map(|id| int(*id)));
     values.push(text(now));
+    let claimable = "(state = 'queued' OR (state = 'up_for_retry' AND next_try_at <= ?))";
+    let filter = if script.skip_locked {
+        format!(
+            "id IN (SELECT id FROM task_instances WHERE id IN ({}) AND {claimable} \
+             FOR UPDATE SKIP LOCKED)",
+            sql::list(chunk.len())
+        )
+    } else {
+        format!("id IN ({}) AND {claimable}", sql::list(chunk.len()))
+    };
     let claimed = script.push(
         format!(
             "UPDATE task_instances SET state = 'running', try_number = try_number + 1, \
                holder = ?, lease_expires_at = ?, started_at = ?, ended_at = NULL, next_try_at = NULL \
-             WHERE id IN ({}) AND (state = 'queued' OR (state = 'up_for_retry' AND next_try_at <= ?)) \
-             RETURNING CAST('claimed' AS TEXT) AS kind, id, try_number, holder, started_at",
-            sql::list(chunk.len())
+             WHERE {filter} \
+             RETURNING CAST('claimed' AS TEXT) AS kind, id, try_number, holder, started_at"
         ),
         values,
         true,
