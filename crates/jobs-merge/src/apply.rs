@@ -37,14 +37,14 @@ impl Layout {
     }
 }
 
-/// The changes newer than the stored row's: an older one is a re-delivery (Debezium is
-/// at-least-once) and must not revert the row.
-fn newer<'c>(changes: &[&'c Change], stored: Option<OrderingKey>) -> Vec<&'c Change> {
-    changes
-        .iter()
-        .copied()
-        .filter(|c| stored.is_none_or(|s| c.order > s))
-        .collect()
+/// Where the changes newer than the stored row's start: an older one is a re-delivery
+/// (Debezium is at-least-once) and must not revert the row. `changes` are in merge order, so
+/// the newer ones are a suffix.
+fn first_newer(changes: &[&Change], stored: Option<OrderingKey>) -> usize {
+    match stored {
+        None => 0,
+        Some(s) => changes.partition_point(|c| c.order <= s),
+    }
 }
 
 /// Decodes a change's row into a silver row (data columns filled, TOAST as `Unavailable`).
@@ -77,18 +77,22 @@ fn has_unavailable(row: &Row) -> bool {
 
 /// `current` mode: the latest change wins; deletes remove the row. Only the changes since the
 /// last delete are decoded, and only the last one unless it leaves TOAST gaps to fill.
+///
+/// `deletes[i]` tells whether `changes[i]` is a delete (see `Groups::deletes`).
 pub(crate) fn current(
     mut existing: Vec<Row>,
     changes: &[&Change],
+    deletes: &[bool],
     decode: &Decoder<'_>,
     layout: &Layout,
 ) -> Result<Applied, MergeError> {
     // A key has one row in current mode; keep the last if a past writer left more.
     let stored = existing.pop();
     let was_live = stored.is_some();
-    let changes = newer(changes, stored.as_ref().and_then(|r| layout.order_of(r)));
+    let first = first_newer(changes, stored.as_ref().and_then(|r| layout.order_of(r)));
+    let (changes, deletes) = (&changes[first..], &deletes[first..]);
     let changed = !changes.is_empty();
-    let last_delete = changes.iter().rposition(|c| c.action == Action::Delete);
+    let last_delete = deletes.iter().rposition(|&d| d);
     let (start, base) = match last_delete {
         Some(i) => (i + 1, None),
         None => (0, stored),
@@ -138,7 +142,8 @@ pub(crate) fn scd2(
     let is_current = |r: &Row| matches!(r.get(current), Some(TypedValue::Boolean(true)));
     let mut open = versions.iter().position(is_current);
     let was_live = open.is_some();
-    let changes = newer(changes, open.and_then(|i| layout.order_of(&versions[i])));
+    let changes =
+        &changes[first_newer(changes, open.and_then(|i| layout.order_of(&versions[i])))..];
     let changed = !changes.is_empty();
     for change in changes {
         let ts = TypedValue::TimestampTz(change.ts_micros);

@@ -4,16 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use flowctl_cdc::{self as cdc, ConnectSchema, Op, OrderingKey, TypedValue};
-use flowctl_lakehouse::ColumnType;
 use flowctl_lakehouse::arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use flowctl_lakehouse::bronze::columns as col;
-use indexmap::IndexMap;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::MergeConfig;
 use crate::error::MergeError;
-use crate::values::{self, FastState, Key, declared_column};
+use crate::row_scan::{Seen, SeenColumns, scan_row};
+use crate::values::{self, Key, declared_column};
 
 /// What a change does to its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,72 +22,128 @@ pub(crate) enum Action {
     Delete,
 }
 
-/// One change event of the merged source table.
+/// One change event of the merged source table. A merge holds a million of them, so a change
+/// is small and points at its texts (see [`Events`]) instead of holding or counting references.
 #[derive(Debug)]
 pub(crate) struct Change {
     pub action: Action,
     /// The changed row's key.
     pub key: Key,
-    /// The first key column as an integer, when it is one (for pruning files by their bounds).
-    pub key_num: Option<i64>,
     pub order: OrderingKey,
     /// When the change happened in the source (µs since the epoch): SCD2's `effective_from`.
     pub ts_micros: i64,
-    /// The row after the change (upserts): parsed only when the change is applied.
-    pub row: Option<RawRow>,
+    /// The bronze batch (its position among the batches read) and row of the event.
+    batch: u32,
+    row: u32,
     /// Typed columns from the event's value schema, when it had one.
     pub schema: Option<Arc<Vec<cdc::Column>>>,
-    /// The Kafka topic (shared between the changes of one topic).
-    pub topic: Arc<str>,
 }
 
 impl Change {
-    /// `topic/partition@offset`, for error messages.
-    pub fn at(&self) -> String {
-        format!(
-            "{}/{}@{}",
-            self.topic, self.order.partition, self.order.offset
-        )
+    /// The first key column as an integer, when it is one (for pruning files by their bounds).
+    pub fn key_num(&self) -> Option<i64> {
+        self.key.first_int()
     }
 }
 
-/// An `after` JSON object left unparsed in its bronze batch.
-#[derive(Debug)]
-pub(crate) struct RawRow {
-    array: Arc<StringArray>,
-    index: usize,
+/// The bronze texts that changes point at (each batch's topic and `after` columns; the other
+/// columns are freed once the changes are extracted). Only the winners' rows are ever decoded.
+#[derive(Default)]
+pub(crate) struct Events {
+    topic: Vec<StringArray>,
+    after: Vec<StringArray>,
 }
 
-impl RawRow {
-    /// The row's columns.
-    pub fn parse(&self) -> Result<Map<String, Value>, String> {
-        Ok(parse_object(self.array.value(self.index), "after")?.unwrap_or_default())
+impl Events {
+    /// Appends the texts of the batches that [`extract`] read (arrays are shared, not copied).
+    pub fn extend(&mut self, batches: &[RecordBatch]) -> Result<(), MergeError> {
+        for batch in batches {
+            self.topic
+                .push(column::<StringArray>(batch, col::TOPIC)?.clone());
+            self.after
+                .push(column::<StringArray>(batch, col::AFTER)?.clone());
+        }
+        Ok(())
+    }
+
+    /// Appends the texts of later batches.
+    pub fn append(&mut self, mut other: Events) {
+        self.topic.append(&mut other.topic);
+        self.after.append(&mut other.after);
+    }
+
+    /// How many batches.
+    pub fn len(&self) -> usize {
+        self.after.len()
+    }
+
+    /// The row after the change (upserts), as JSON text.
+    pub fn row(&self, change: &Change) -> Option<&str> {
+        if change.action != Action::Upsert {
+            return None;
+        }
+        text(&self.after[change.batch as usize], change.row as usize)
+    }
+
+    /// `topic/partition@offset` of a change, for error messages.
+    pub fn at(&self, change: &Change) -> String {
+        format!(
+            "{}/{}@{}",
+            self.topic[change.batch as usize].value(change.row as usize),
+            change.order.partition,
+            change.order.offset
+        )
     }
 }
 
 /// What the bronze rows held besides changes.
 #[derive(Debug, Default)]
 pub(crate) struct Extracted {
-    pub changes: Vec<Change>,
+    /// The changes in bronze order, in parts (one per file read: joining them would copy them
+    /// all once more).
+    parts: Vec<Vec<Change>>,
     /// Truncate events (`op: t`): counted and logged, not applied.
     pub truncates: u64,
     /// Column names seen in upserted rows, in order of appearance, with a type guessed from
     /// their first non-null value (for schemaless events).
     pub seen: Seen,
+    /// The distinct value schemas of upserted rows, in order of appearance.
+    pub schemas: Vec<Arc<Vec<cdc::Column>>>,
+    /// Deletes of the last part whose key is not known yet (their positions in it).
+    unkeyed: Vec<usize>,
 }
+
+/// The bronze columns a merge reads for every event (the others, e.g. ingestion time, are
+/// never decoded).
+pub(crate) const READ_COLUMNS: [&str; 11] = [
+    col::TOPIC,
+    col::PARTITION,
+    col::OFFSET,
+    col::OP,
+    col::SOURCE_SCHEMA,
+    col::SOURCE_TABLE,
+    col::SOURCE_TS_MS,
+    col::TS_MS,
+    col::LSN,
+    col::AFTER,
+    col::VALUE_SCHEMA,
+];
+
+/// The bronze columns only deletes need (their key, when it is not in `after`): read for a file
+/// only when it holds deletes (see [`Extracted::key_deletes`]). `before` can be as large as
+/// `after` (`REPLICA IDENTITY FULL`).
+pub(crate) const DELETE_KEY_COLUMNS: [&str; 2] = [col::BEFORE, col::KEY];
 
 struct BronzeColumns<'a> {
     topic: &'a StringArray,
     partition: &'a Int32Array,
     offset: &'a Int64Array,
-    key: &'a StringArray,
     op: &'a StringArray,
     schema: &'a StringArray,
     table: &'a StringArray,
     source_ts: &'a Int64Array,
     ts: &'a Int64Array,
     lsn: &'a Int64Array,
-    before: &'a StringArray,
     after: &'a StringArray,
     value_schema: &'a StringArray,
 }
@@ -111,14 +165,12 @@ impl<'a> BronzeColumns<'a> {
             topic: column(batch, col::TOPIC)?,
             partition: column(batch, col::PARTITION)?,
             offset: column(batch, col::OFFSET)?,
-            key: column(batch, col::KEY)?,
             op: column(batch, col::OP)?,
             schema: column(batch, col::SOURCE_SCHEMA)?,
             table: column(batch, col::SOURCE_TABLE)?,
             source_ts: column(batch, col::SOURCE_TS_MS)?,
             ts: column(batch, col::TS_MS)?,
             lsn: column(batch, col::LSN)?,
-            before: column(batch, col::BEFORE)?,
             after: column(batch, col::AFTER)?,
             value_schema: column(batch, col::VALUE_SCHEMA)?,
         })
@@ -133,7 +185,8 @@ fn long(array: &Int64Array, i: usize) -> Option<i64> {
     (!array.is_null(i)).then(|| array.value(i))
 }
 
-fn parse_object(json: &str, what: &str) -> Result<Option<Map<String, Value>>, String> {
+/// A JSON object's members (`None` for JSON `null`), with an error naming `what` otherwise.
+pub(crate) fn parse_object(json: &str, what: &str) -> Result<Option<Map<String, Value>>, String> {
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(Value::Null) => Ok(None),
@@ -142,52 +195,179 @@ fn parse_object(json: &str, what: &str) -> Result<Option<Map<String, Value>>, St
     }
 }
 
-/// Reads the change events of the configured source table from bronze batches.
+impl Extracted {
+    /// Appends the changes read from later batches, `batch_offset` being how many batches came
+    /// before them.
+    pub fn append(&mut self, mut other: Extracted, batch_offset: usize) -> Result<(), MergeError> {
+        if !other.unkeyed.is_empty() {
+            return Err(MergeError::Config(
+                "internal: deletes appended before they were keyed".into(),
+            ));
+        }
+        let offset = u32::try_from(batch_offset).map_err(|_| too_many())?;
+        for change in other.parts.iter_mut().flatten() {
+            change.batch = change.batch.checked_add(offset).ok_or_else(too_many)?;
+        }
+        self.parts.append(&mut other.parts);
+        self.truncates += other.truncates;
+        for schema in other.schemas {
+            if !self.schemas.iter().any(|s| Arc::ptr_eq(s, &schema)) {
+                self.schemas.push(schema);
+            }
+        }
+        for (name, guess) in other.seen {
+            let entry = self.seen.entry(name).or_insert(None);
+            if entry.is_none() {
+                *entry = guess;
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes, in bronze order.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> + Clone {
+        self.parts.iter().flatten()
+    }
+
+    /// How many changes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum()
+    }
+
+    /// Whether some deletes still need their key (see [`Extracted::key_deletes`]).
+    pub fn has_unkeyed_deletes(&self) -> bool {
+        !self.unkeyed.is_empty()
+    }
+
+    /// Keys the deletes [`extract`] read from `batches` without their `before` and Kafka key:
+    /// `extra` holds the [`DELETE_KEY_COLUMNS`] of the same rows (batched maybe differently).
+    pub fn key_deletes(
+        &mut self,
+        batches: &[RecordBatch],
+        extra: &[RecordBatch],
+        config: &MergeConfig,
+        declared: &HashMap<String, cdc::ColumnType>,
+    ) -> Result<(), MergeError> {
+        let starts = |batches: &[RecordBatch]| {
+            let mut at = 0;
+            let mut starts: Vec<usize> = batches
+                .iter()
+                .map(|b| {
+                    at += b.num_rows();
+                    at - b.num_rows()
+                })
+                .collect();
+            starts.push(at);
+            starts
+        };
+        let (main, lazy) = (starts(batches), starts(extra));
+        if main.last() != lazy.last() {
+            return Err(MergeError::Config(format!(
+                "bronze changed while it was read: {} rows, then {}",
+                main.last().unwrap_or(&0),
+                lazy.last().unwrap_or(&0)
+            )));
+        }
+        let mut events = Events::default();
+        events.extend(batches)?;
+        let Some(part) = self.parts.last_mut() else {
+            return Ok(());
+        };
+        for &at in &self.unkeyed {
+            let change = &mut part[at];
+            let (b, row) = (change.batch as usize, change.row as usize);
+            let position = main[b] + row;
+            // The extra batch holding that row: the last one starting at or before it.
+            let e = lazy.partition_point(|&start| start <= position) - 1;
+            let (before, kafka_key): (&StringArray, &StringArray) = (
+                column(&extra[e], col::BEFORE)?,
+                column(&extra[e], col::KEY)?,
+            );
+            let extra_row = position - lazy[e];
+            let op = column::<StringArray>(&batches[b], col::OP)?.value(row);
+            let after = text(column(&batches[b], col::AFTER)?, row);
+            let schema = change.schema.as_ref().map(|s| s.as_slice());
+            change.key = delete_key(
+                op,
+                text(before, extra_row),
+                after,
+                text(kafka_key, extra_row),
+                config,
+                declared,
+                schema,
+            )
+            .map_err(|reason| MergeError::Event {
+                at: events.at(change),
+                reason,
+            })?;
+        }
+        self.unkeyed.clear();
+        Ok(())
+    }
+}
+
+/// The key of a delete: from `before`, else from `after`, else from the Kafka key (each parsed
+/// whole: deletes are few).
+fn delete_key(
+    op: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    kafka_key: Option<&str>,
+    config: &MergeConfig,
+    declared: &HashMap<String, cdc::ColumnType>,
+    schema: Option<&[cdc::Column]>,
+) -> Result<Key, String> {
+    let before = before
+        .map(|j| parse_object(j, "before"))
+        .transpose()?
+        .flatten();
+    // A delete with a null `before` (or one without the key columns) still names its key in the
+    // Kafka key.
+    let has_key = |m: &Map<String, Value>| {
+        config
+            .key
+            .iter()
+            .all(|k| m.get(k).is_some_and(|v| !v.is_null()))
+    };
+    let after = || {
+        after
+            .map(|j| parse_object(j, "after"))
+            .transpose()
+            .ok()
+            .flatten()
+            .flatten()
+    };
+    let row = match before.filter(has_key).or_else(|| after().filter(has_key)) {
+        Some(row) => Some(row),
+        None => kafka_key
+            .map(|k| cdc::parse_key(k.as_bytes()))
+            .transpose()
+            .map_err(|e| format!("Kafka key: {e}"))?
+            .flatten(),
+    };
+    match row {
+        Some(row) => key_of(|k| Ok(row.get(k).cloned()), config, declared, schema),
+        None => Err(format!("a `{op}` event without a row to take the key from")),
+    }
+}
+
+fn too_many() -> MergeError {
+    MergeError::Config("over 4 billion bronze batches, or rows in one batch, in one merge".into())
+}
+
+/// Reads the change events of the configured source table from bronze batches (their changes
+/// point at them by position: see [`Extracted::append`] to join several reads).
 ///
-/// Parsing JSON is the bulk of a merge's CPU time: with several batches, the second half is
-/// parsed on another thread (the machine's cores are otherwise idle during a merge).
+/// Only the key columns of an upsert's row are read here, and only the winners' rows are
+/// decoded later: most changes are overtaken by a later change of their key.
 pub(crate) fn extract(
     batches: &[RecordBatch],
     config: &MergeConfig,
     declared: &HashMap<String, cdc::ColumnType>,
 ) -> Result<Extracted, MergeError> {
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    if batches.len() < 2 || rows < 50_000 {
-        return extract_part(batches, config, declared, rows);
-    }
-    let (first, second) = batches.split_at(batches.len() / 2);
-    let (a, b) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| {
-            let rows = second.iter().map(RecordBatch::num_rows).sum();
-            extract_part(second, config, declared, rows)
-        });
-        // Room for both halves: appending the other's changes then copies no more than them.
-        let mine = extract_part(first, config, declared, rows);
-        (mine, other.join())
-    });
-    let mut out = a?;
-    let b = b.map_err(|_| MergeError::Config("a bronze parsing thread panicked".into()))??;
-    out.changes.extend(b.changes);
-    out.truncates += b.truncates;
-    for (name, guess) in b.seen {
-        let entry = out.seen.entry(name).or_insert(None);
-        if entry.is_none() {
-            *entry = guess;
-        }
-    }
-    Ok(out)
-}
-
-/// [`extract`] on some of the batches, with room for `capacity` changes.
-fn extract_part(
-    batches: &[RecordBatch],
-    config: &MergeConfig,
-    declared: &HashMap<String, cdc::ColumnType>,
-    capacity: usize,
-) -> Result<Extracted, MergeError> {
     let mut out = Extracted::default();
+    let mut changes = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     let mut schemas: HashMap<String, Arc<Vec<cdc::Column>>> = HashMap::new();
-    let mut topic: Arc<str> = Arc::from("");
     // Events of one table mostly share one schema text: compare with the last one before hashing.
     let mut last_schema: Option<(&str, Arc<Vec<cdc::Column>>)> = None;
     // A key of one column may take the integer fast path (see `int_key`).
@@ -197,21 +377,19 @@ fn extract_part(
     };
     let declared_key = single_key.and_then(|k| declared.get(k));
     // The key columns' JSON text in the current row (reused: one allocation per part).
-    let mut key_raw: Vec<Option<&RawValue>> = vec![None; config.key.len()];
+    let mut key_raw: Vec<Option<&str>> = vec![None; config.key.len()];
     let mut seen = SeenColumns::default();
-    out.changes.reserve(capacity);
-    for batch in batches {
+    for (b, batch) in batches.iter().enumerate() {
         let c = BronzeColumns::of(batch)?;
-        let after_array = Arc::new(c.after.clone());
+        let b = u32::try_from(b).map_err(|_| too_many())?;
+        u32::try_from(batch.num_rows()).map_err(|_| too_many())?;
         for i in 0..batch.num_rows() {
             if !config.wants(text(c.schema, i), text(c.table, i)) {
                 continue;
             }
             let partition = c.partition.value(i);
             let offset = c.offset.value(i);
-            if *topic != *c.topic.value(i) {
-                topic = Arc::from(c.topic.value(i));
-            }
+            let topic = c.topic.value(i);
             let fail = |reason: String| MergeError::Event {
                 at: format!("{topic}/{partition}@{offset}"),
                 reason,
@@ -257,7 +435,7 @@ fn extract_part(
                 _ => false,
             };
             let schema_cols = schema.as_ref().map(|s| s.as_slice());
-            let (key, key_num) = if has_row {
+            let key = if has_row {
                 let int = match (single_key, &key_raw[..]) {
                     (Some(name), [Some(raw)]) => {
                         let ty = declared_key.or_else(|| {
@@ -270,12 +448,12 @@ fn extract_part(
                     _ => None,
                 };
                 match int {
-                    Some(n) => (Key::int(n), Some(n)),
+                    Some(n) => Key::int(n),
                     None => key_of(
                         |k| {
                             let at = config.key.iter().position(|c| c == k);
                             at.and_then(|at| key_raw[at])
-                                .map(|v| serde_json::from_str(v.get()))
+                                .map(serde_json::from_str)
                                 .transpose()
                         },
                         config,
@@ -285,82 +463,49 @@ fn extract_part(
                     .map_err(&fail)?,
                 }
             } else {
-                // Deletes may take their key from `before` or the Kafka key (parsed: rare).
-                let after = || {
-                    after_text
-                        .map(|j| parse_object(j, "after"))
-                        .transpose()
-                        .map(Option::flatten)
-                };
-                let delete_key_row = match action {
-                    Action::Upsert => None,
-                    Action::Delete => {
-                        let before = text(c.before, i)
-                            .map(|j| parse_object(j, "before"))
-                            .transpose()
-                            .map_err(fail)?
-                            .flatten();
-                        // A delete with a null `before` (or one without the key columns) still
-                        // names its key in the Kafka key.
-                        let has_key = |m: &Map<String, Value>| {
-                            config
-                                .key
-                                .iter()
-                                .all(|k| m.get(k).is_some_and(|v| !v.is_null()))
-                        };
-                        match before
-                            .filter(has_key)
-                            .or_else(|| after().ok().flatten().filter(has_key))
-                        {
-                            Some(row) => Some(row),
-                            None => text(c.key, i)
-                                .map(|k| cdc::parse_key(k.as_bytes()))
-                                .transpose()
-                                .map_err(|e| fail(format!("Kafka key: {e}")))?
-                                .flatten(),
-                        }
-                    }
-                };
-                match delete_key_row {
-                    Some(row) => key_of(|k| Ok(row.get(k).cloned()), config, declared, schema_cols)
-                        .map_err(&fail)?,
-                    None => {
-                        return Err(fail(format!(
-                            "a `{}` event without a row to take the key from",
-                            c.op.value(i)
-                        )));
-                    }
+                if action == Action::Upsert {
+                    return Err(fail(format!(
+                        "a `{}` event without a row to take the key from",
+                        c.op.value(i)
+                    )));
                 }
+                // Keyed once `before` and the Kafka key are read (see `key_deletes`).
+                out.unkeyed.push(changes.len());
+                Key::Int(0)
             };
             let lsn = long(c.lsn, i);
             let source_ts = long(c.source_ts, i);
             let ts_ms = source_ts.or_else(|| long(c.ts, i)).unwrap_or(0);
-            out.changes.push(Change {
+            if let (Action::Upsert, Some(schema)) = (action, &schema)
+                && !out.schemas.last().is_some_and(|s| Arc::ptr_eq(s, schema))
+                && !out.schemas.iter().any(|s| Arc::ptr_eq(s, schema))
+            {
+                out.schemas.push(schema.clone());
+            }
+            changes.push(Change {
                 action,
                 key,
-                key_num,
                 order: OrderingKey::new(lsn, source_ts, offset, partition),
                 ts_micros: ts_ms.saturating_mul(1000),
-                row: (action == Action::Upsert).then(|| RawRow {
-                    array: after_array.clone(),
-                    index: i,
-                }),
+                batch: b,
+                // Checked above: the batch has fewer rows than `u32::MAX`.
+                row: i as u32,
                 schema,
-                topic: topic.clone(),
             });
         }
     }
     out.seen = seen.columns;
+    out.parts.push(changes);
     Ok(out)
 }
 
-/// The key of a row (an event's row or its Kafka key), and its first column as an integer.
+/// The key of a row (an event's row or its Kafka key).
 fn key_of(
     get: impl Fn(&str) -> Result<Option<Value>, serde_json::Error>,
     config: &MergeConfig,
     declared: &HashMap<String, cdc::ColumnType>,
     schema: Option<&[cdc::Column]>,
-) -> Result<(Key, Option<i64>), String> {
+) -> Result<Key, String> {
     let mut parts = Vec::with_capacity(config.key.len());
     for name in &config.key {
         let value = get(name)
@@ -385,120 +530,23 @@ fn key_of(
         }
         parts.push(typed);
     }
-    let first = match parts.first() {
-        Some(TypedValue::Int32(n)) => Some(i64::from(*n)),
-        Some(TypedValue::Int64(n)) => Some(*n),
-        _ => None,
-    };
-    Ok((Key::of(parts.iter()), first))
+    Ok(Key::of(parts.iter()))
 }
 
 /// The key of an upsert whose one key column holds an integer, read straight from its JSON text
 /// (what [`key_of`] would decode, without building a `Value`). `None` sends the change down the
 /// general path, which also words any error.
-fn int_key(raw: &RawValue, ty: Option<&cdc::ColumnType>) -> Option<i64> {
-    // The text is valid JSON, so whatever parses as an i64 is an integer literal.
-    let n: i64 = raw.get().parse().ok()?;
+fn int_key(raw: &str, ty: Option<&cdc::ColumnType>) -> Option<i64> {
+    // Whatever parses as an i64 is an integer literal (`+1` and `01` do not: they are invalid
+    // JSON, which the general path reports).
+    if raw.starts_with('+') || (raw.len() > 1 && raw.starts_with('0')) || raw.starts_with("-0") {
+        return None;
+    }
+    let n: i64 = raw.parse().ok()?;
     match ty {
         // Neither declared nor in a schema: an integer literal is inferred as a long.
         None | Some(cdc::ColumnType::Int64) => Some(n),
         Some(cdc::ColumnType::Int32) => i32::try_from(n).ok().map(i64::from),
         Some(_) => None,
-    }
-}
-
-/// Column names seen in upserted rows, with a type guessed from their first non-null value.
-pub(crate) type Seen = IndexMap<String, Option<ColumnType>, FastState>;
-
-/// Scans an upsert's `after` object once: borrows the JSON text of the key columns into `key`
-/// (in `names` order) and notes every member in `seen`. No value is parsed, no map is built.
-fn scan_row<'de>(
-    json: &'de str,
-    names: &[String],
-    key: &mut [Option<&'de RawValue>],
-    seen: &mut SeenColumns,
-) -> Result<(), String> {
-    use serde::Deserializer as _;
-    let mut de = serde_json::Deserializer::from_str(json);
-    (&mut de)
-        .deserialize_map(RowScan { names, key, seen })
-        .and_then(|()| de.end())
-        .map_err(|e| format!("`after` is not a JSON object: {e}"))
-}
-
-/// A member name, borrowed from the JSON text unless it has escapes.
-#[derive(serde::Deserialize)]
-struct Name<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
-
-struct RowScan<'a, 'de> {
-    names: &'a [String],
-    key: &'a mut [Option<&'de RawValue>],
-    seen: &'a mut SeenColumns,
-}
-
-impl<'de> serde::de::Visitor<'de> for RowScan<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut position = 0;
-        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-            let raw: &'de RawValue = map.next_value()?;
-            // A repeated member: the last one counts, as when parsing into a map.
-            if let Some(at) = self.names.iter().position(|k| *k == *name) {
-                self.key[at] = Some(raw);
-            }
-            self.seen.note(position, &name, raw);
-            position += 1;
-        }
-        Ok(())
-    }
-}
-
-/// The column names of upserted rows, as they are scanned.
-#[derive(Default)]
-struct SeenColumns {
-    columns: Seen,
-    /// The member names of the last rows, by position in the object, that need no more noting
-    /// (known, with a type). Rows of one table repeat their names in the same order, so most
-    /// members are settled by one string comparison instead of a map lookup.
-    settled: Vec<Option<Box<str>>>,
-}
-
-impl SeenColumns {
-    /// Records the `position`-th member of a row (and a type guess from its first non-null
-    /// value).
-    fn note(&mut self, position: usize, name: &str, raw: &RawValue) {
-        if self
-            .settled
-            .get(position)
-            .is_some_and(|s| s.as_deref() == Some(name))
-        {
-            return;
-        }
-        let settled = match self.columns.get_mut(name) {
-            Some(Some(_)) => true,
-            known => {
-                let guess = serde_json::from_str::<Value>(raw.get())
-                    .ok()
-                    .as_ref()
-                    .and_then(values::infer_type);
-                let settled = guess.is_some();
-                match known {
-                    Some(slot) => *slot = slot.or(guess),
-                    None => {
-                        self.columns.insert(name.to_owned(), guess);
-                    }
-                }
-                settled
-            }
-        };
-        if self.settled.len() <= position {
-            self.settled.resize(position + 1, None);
-        }
-        self.settled[position] = settled.then(|| name.into());
     }
 }

@@ -4,53 +4,66 @@ use std::collections::HashMap;
 
 use flowctl_cdc::OrderingKey;
 
-use crate::changes::Change;
+use crate::changes::{Action, Change};
 use crate::values::{FastState, Key};
 
-/// The changes of each touched key. Groups are numbered in order of first appearance; their
-/// changes share one allocation (a counting sort) instead of a vector per key.
-pub(crate) struct Groups<'c> {
+/// Numbers the keys of changes as they arrive in bronze order (part by part, e.g. while later
+/// bronze files are still being read), then builds the [`Groups`].
+#[derive(Default)]
+pub(crate) struct Grouping {
     /// Integer keys are looked up by value: comparing a borrowed key would read the change it
     /// lives in, a cache miss per change once there are more changes than cache.
     ints: HashMap<i64, usize, FastState>,
-    texts: HashMap<&'c str, usize, FastState>,
-    /// Group `g` is `flat[bounds[g]..bounds[g + 1]]`.
-    bounds: Vec<usize>,
-    flat: Vec<&'c Change>,
+    texts: HashMap<String, usize, FastState>,
+    /// Each change's group, in bronze order.
+    ids: Vec<usize>,
+    /// The merge order of each group's last change so far, and whether the group's changes
+    /// arrived out of merge order (bronze is mostly in order, so most groups need no sort).
+    last: Vec<OrderingKey>,
+    unsorted: Vec<bool>,
 }
 
-impl<'c> Groups<'c> {
-    /// Groups `changes` by key, each group sorted by [`OrderingKey`] (stable: ties keep bronze
-    /// order).
-    pub fn new(changes: &'c [Change]) -> Self {
-        let mut groups = Self {
-            ints: HashMap::default(),
-            texts: HashMap::default(),
-            bounds: Vec::new(),
-            flat: Vec::new(),
-        };
-        // One pass in bronze order: each change's group, and which groups arrive out of merge
-        // order (bronze is mostly in order, so most groups need no sort).
-        let mut last: Vec<OrderingKey> = Vec::new();
-        let mut unsorted: Vec<bool> = Vec::new();
-        let ids: Vec<usize> = changes
-            .iter()
-            .map(|c| {
-                let next = last.len();
-                let g = match &c.key {
-                    Key::Int(n) => *groups.ints.entry(*n).or_insert(next),
-                    Key::Text(t) => *groups.texts.entry(t.as_str()).or_insert(next),
-                };
-                if g == next {
-                    last.push(c.order);
-                    unsorted.push(false);
-                } else {
-                    unsorted[g] |= c.order < last[g];
-                    last[g] = c.order;
-                }
-                g
-            })
-            .collect();
+impl Grouping {
+    /// Numbers the keys of the next `count` changes in bronze order.
+    pub fn add<'c>(&mut self, changes: impl Iterator<Item = &'c Change>, count: usize) {
+        if self.ids.is_empty() {
+            // Room for as many keys as the first part has changes (up to a million): a large
+            // map grown one key at a time rehashes several times.
+            let room = count.min(1 << 20);
+            self.ints.reserve(room);
+            self.last.reserve(room);
+            self.unsorted.reserve(room);
+        }
+        self.ids.reserve(count);
+        for c in changes {
+            let next = self.last.len();
+            let g = match &c.key {
+                Key::Int(n) => *self.ints.entry(*n).or_insert(next),
+                Key::Text(t) => match self.texts.get(t.as_str()) {
+                    Some(&g) => g,
+                    None => *self.texts.entry(t.clone()).or_insert(next),
+                },
+            };
+            if g == next {
+                self.last.push(c.order);
+                self.unsorted.push(false);
+            } else {
+                self.unsorted[g] |= c.order < self.last[g];
+                self.last[g] = c.order;
+            }
+            self.ids.push(g);
+        }
+    }
+
+    /// The groups of `changes`: every change [`Grouping::add`] was given, in the same order.
+    pub fn finish<'c>(self, changes: impl Iterator<Item = &'c Change> + Clone) -> Groups<'c> {
+        let Self {
+            ints,
+            texts,
+            ids,
+            last,
+            unsorted,
+        } = self;
         let mut bounds = vec![0; last.len() + 1];
         for &g in &ids {
             bounds[g + 1] += 1;
@@ -58,21 +71,49 @@ impl<'c> Groups<'c> {
         for g in 1..bounds.len() {
             bounds[g] += bounds[g - 1];
         }
+        // A counting sort: a second pass in the same order puts each change in its group's slot.
         let mut cursor = bounds.clone();
-        let mut slots = vec![0; changes.len()];
-        for (i, &g) in ids.iter().enumerate() {
-            slots[cursor[g]] = i;
+        let mut flat: Vec<&Change> = Vec::new();
+        if let Some(first) = changes.clone().next() {
+            flat = vec![first; ids.len()];
+        }
+        let mut deletes = vec![false; ids.len()];
+        for (change, &g) in changes.zip(&ids) {
+            flat[cursor[g]] = change;
+            deletes[cursor[g]] = change.action == Action::Delete;
             cursor[g] += 1;
         }
-        let mut flat: Vec<&Change> = slots.into_iter().map(|i| &changes[i]).collect();
         for (g, _) in unsorted.iter().enumerate().filter(|(_, u)| **u) {
-            flat[bounds[g]..bounds[g + 1]].sort_by_key(|c| c.order);
+            let range = bounds[g]..bounds[g + 1];
+            flat[range.clone()].sort_by_key(|c| c.order);
+            for (slot, change) in deletes[range.clone()].iter_mut().zip(&flat[range]) {
+                *slot = change.action == Action::Delete;
+            }
         }
-        groups.bounds = bounds;
-        groups.flat = flat;
-        groups
+        Groups {
+            ints,
+            texts,
+            bounds,
+            flat,
+            deletes,
+        }
     }
+}
 
+/// The changes of each touched key. Groups are numbered in order of first appearance; their
+/// changes share one allocation (a counting sort) instead of a vector per key.
+pub(crate) struct Groups<'c> {
+    ints: HashMap<i64, usize, FastState>,
+    texts: HashMap<String, usize, FastState>,
+    /// Group `g` is `flat[bounds[g]..bounds[g + 1]]`.
+    bounds: Vec<usize>,
+    flat: Vec<&'c Change>,
+    /// Whether `flat[i]` is a delete: applying a key looks for its last delete, and reading
+    /// that from here instead of from each change saves a cache miss per change.
+    deletes: Vec<bool>,
+}
+
+impl<'c> Groups<'c> {
     /// How many keys.
     pub fn len(&self) -> usize {
         self.bounds.len().saturating_sub(1)
@@ -87,8 +128,13 @@ impl<'c> Groups<'c> {
         .copied()
     }
 
-    /// Group `g`'s changes, in merge order.
+    /// Group `g`'s changes, in merge order (stable: ties keep bronze order).
     pub fn changes(&self, g: usize) -> &[&'c Change] {
         &self.flat[self.bounds[g]..self.bounds[g + 1]]
+    }
+
+    /// Whether each of group `g`'s changes (as [`Groups::changes`] lists them) is a delete.
+    pub fn deletes(&self, g: usize) -> &[bool] {
+        &self.deletes[self.bounds[g]..self.bounds[g + 1]]
     }
 }

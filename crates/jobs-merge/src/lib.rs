@@ -19,10 +19,14 @@ mod apply;
 mod arrow_rows;
 mod changes;
 mod config;
+mod decode;
 mod error;
 mod group;
+mod json_scan;
 mod merge;
 mod plugin;
+mod row_scan;
+mod source;
 mod values;
 
 use std::sync::Arc;

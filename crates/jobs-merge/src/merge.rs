@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flowctl_cdc::{self as cdc, TypedValue};
+use flowctl_lakehouse::arrow_array::RecordBatch;
 use flowctl_lakehouse::arrow_schema::SchemaRef;
 use flowctl_lakehouse::bronze::SILVER_SOURCE_SNAPSHOT_KEY;
 use flowctl_lakehouse::iceberg::spec::PrimitiveLiteral;
@@ -12,15 +13,16 @@ use flowctl_lakehouse::{
     Column, ColumnType, DataFileInfo, LakeTable, Lakehouse, LakehouseError, TableName, TableSchema,
 };
 use indexmap::IndexMap;
-use serde_json::Value;
 
 use crate::apply::{self, Applied, Layout};
 use crate::arrow_rows::{self, Row};
-use crate::changes::{self, Action, Change};
+use crate::changes::{self, Change};
 use crate::config::{MergeConfig, MergeMode};
+use crate::decode::Decoders;
 use crate::error::MergeError;
 use crate::group::Groups;
-use crate::values::{self, Key, declared_column, decode_cell, same_family, storage_of_arrow};
+use crate::source;
+use crate::values::{self, Key, storage_of_arrow};
 
 /// SCD2 column: when the version became current (the change's source time).
 pub const EFFECTIVE_FROM: &str = "effective_from";
@@ -43,6 +45,8 @@ pub const LIVE_ROWS_SUMMARY_KEY: &str = "flowctl.merge.live-rows";
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Rows per written batch.
 const BATCH_ROWS: usize = 65_536;
+/// From this many rows, silver's new rows are written as one file per core, concurrently.
+const PARALLEL_WRITE_ROWS: usize = 65_536;
 
 /// Test seam: runs right before each commit attempt (numbered from 0); an error returned here
 /// is treated as that commit's failure (inject a `CommitConflict` to exercise the redo path).
@@ -102,11 +106,12 @@ pub async fn merge(
 }
 
 /// The validated configuration.
-struct Plan<'a> {
-    config: &'a MergeConfig,
+pub(crate) struct Plan<'a> {
+    pub config: &'a MergeConfig,
     source: TableName,
     target: TableName,
-    declared: HashMap<String, cdc::ColumnType>,
+    /// The step's declared column types.
+    pub declared: HashMap<String, cdc::ColumnType>,
 }
 
 impl<'a> Plan<'a> {
@@ -153,7 +158,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Silver columns that the merge maintains itself (never taken from the source).
-    fn reserved(&self, name: &str) -> bool {
+    pub fn reserved(&self, name: &str) -> bool {
         ORDER_COLUMNS.contains(&name)
             || (self.is_scd2() && [EFFECTIVE_FROM, EFFECTIVE_TO, IS_CURRENT].contains(&name))
     }
@@ -206,9 +211,12 @@ async fn merge_once(
         });
     };
     let ids: Vec<i64> = pending.iter().map(|s| s.snapshot_id).collect();
-    let batches = bronze.read_added_by(&ids).await?;
-    let extracted = changes::extract(&batches, plan.config, &plan.declared)?;
-    drop(batches);
+    // The changes point at their texts in `events`, which live until the rows are applied.
+    let source::Bronze {
+        events,
+        extracted,
+        grouping,
+    } = source::read_changes(&bronze, &ids, plan.config, &plan.declared).await?;
 
     let wanted = wanted_columns(plan, &extracted, silver.as_ref())?;
     let silver = match silver {
@@ -230,7 +238,7 @@ async fn merge_once(
         None if wanted.is_empty() => {
             // No row to learn the columns from yet: nothing to create, nothing lost.
             return Ok(MergeOutcome {
-                changes: extracted.changes.len() as u64,
+                changes: extracted.len() as u64,
                 truncates_ignored: extracted.truncates,
                 ..MergeOutcome::default()
             });
@@ -267,10 +275,10 @@ async fn merge_once(
         .collect::<Result<_, _>>()?;
 
     // Group the changes by key, each group in merge order.
-    let groups = Groups::new(&extracted.changes);
+    let groups = grouping.finish(extracted.changes());
 
     // Read only the files that may hold a touched key, keep the rows of untouched keys.
-    let candidates = candidate_files(&silver, &schema, plan, &extracted.changes).await?;
+    let candidates = candidate_files(&silver, plan, &groups).await?;
     // Stored rows of each group, by group number.
     let mut stored: Vec<Vec<Row>> = Vec::new();
     stored.resize_with(groups.len(), Vec::new);
@@ -302,13 +310,14 @@ async fn merge_once(
     let decoders = Decoders::new(plan, &schema);
     let step = ApplyStep {
         groups: &groups,
+        events: &events,
         decoders: &decoders,
         layout: &layout,
         scd2: plan.is_scd2(),
     };
     let (applied, tally) = step.run_all(stored)?;
     let mut outcome = MergeOutcome {
-        changes: extracted.changes.len() as u64,
+        changes: extracted.len() as u64,
         truncates_ignored: extracted.truncates,
         inserted: tally.inserted,
         updated: tally.updated,
@@ -325,12 +334,11 @@ async fn merge_once(
             .find(|o| o.is_ne())
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let mut out_batches = Vec::new();
-    let refs: Vec<&Row> = output.iter().collect();
-    for chunk in refs.chunks(BATCH_ROWS) {
-        out_batches.push(arrow_rows::to_batch(&schema, chunk)?);
-    }
-    drop(refs);
+    let out_batches = to_batches(&schema, &output)?;
+    // What the merge built is freed on another thread while this one writes and commits: a
+    // million changes, the bronze batches and the rows are hundreds of megabytes to hand back.
+    drop(groups);
+    free_in_background((events, extracted, output));
     let live_after = (live_before + outcome.inserted).saturating_sub(outcome.deleted);
     let summary = BTreeMap::from([
         (SILVER_SOURCE_SNAPSHOT_KEY.to_owned(), last.to_string()),
@@ -340,7 +348,7 @@ async fn merge_once(
         hook(attempt)?;
     }
     let committed = lake
-        .overwrite(&silver, &replaced, out_batches, summary)
+        .overwrite_groups(&silver, &replaced, file_groups(out_batches), summary)
         .await?;
     outcome.rows = live_after;
     outcome.source_snapshot = Some(last);
@@ -369,19 +377,7 @@ fn wanted_columns(
     let wanted = |name: &str| {
         plan.config.keeps(name) && !plan.reserved(name) && !cdc::is_metadata_field(name)
     };
-    // Each distinct event schema once (changes share the parsed schema's `Arc`).
-    let mut schemas_seen = std::collections::HashSet::new();
-    for change in extracted
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Upsert)
-    {
-        let Some(schema) = &change.schema else {
-            continue;
-        };
-        if !schemas_seen.insert(Arc::as_ptr(schema)) {
-            continue;
-        }
+    for schema in &extracted.schemas {
         for column in schema.iter() {
             if wanted(&column.name) && !known.contains_key(&column.name) {
                 let ty = declared(&column.name).unwrap_or_else(|| values::storage_type(&column.ty));
@@ -448,7 +444,61 @@ fn row_key(row: &Row, key_idx: &[usize]) -> Key {
     )
 }
 
-/// Below this many keys, applying on one thread costs less than starting another.
+/// The rows as Arrow batches of at most [`BATCH_ROWS`] rows, built on two threads when there
+/// are many.
+fn to_batches(schema: &SchemaRef, rows: &[Row]) -> Result<Vec<RecordBatch>, MergeError> {
+    let refs: Vec<&Row> = rows.iter().collect();
+    // At least two batches for two threads.
+    let size = BATCH_ROWS.min(refs.len().div_ceil(2)).max(1);
+    let chunks: Vec<&[&Row]> = refs.chunks(size).collect();
+    let convert = |part: &[&[&Row]]| {
+        part.iter()
+            .map(|chunk| arrow_rows::to_batch(schema, chunk))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    if refs.len() < PARALLEL_APPLY_KEYS {
+        return convert(&chunks);
+    }
+    let (first, second) = chunks.split_at(chunks.len() / 2);
+    let (mine, other) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| convert(second));
+        (convert(first), other.join())
+    });
+    let mut batches = mine?;
+    batches.extend(other.map_err(|_| MergeError::Config("a merge batch thread panicked".into()))??);
+    Ok(batches)
+}
+
+/// The output batches (sorted by key) split in contiguous groups, one data file each, to be
+/// written concurrently: one group per core when there are many rows, else one.
+fn file_groups(batches: Vec<RecordBatch>) -> Vec<Vec<RecordBatch>> {
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let groups = if rows >= PARALLEL_WRITE_ROWS {
+        cores.min(batches.len()).max(1)
+    } else {
+        1
+    };
+    let per_group = batches.len().div_ceil(groups).max(1);
+    let mut out: Vec<Vec<RecordBatch>> = Vec::with_capacity(groups);
+    for batch in batches {
+        match out.last_mut() {
+            Some(group) if group.len() < per_group => group.push(batch),
+            _ => out.push(vec![batch]),
+        }
+    }
+    out
+}
+
+/// Drops `value` on a short-lived thread (or here, if no thread can be started: the failed
+/// spawn drops its closure, and the value in it, before returning).
+fn free_in_background<T: Send + 'static>(value: T) {
+    let _detached = std::thread::Builder::new()
+        .name("flowctl-merge-free".into())
+        .spawn(move || drop(value));
+}
+
+/// Below this many keys (or rows), one thread costs less than starting another.
 const PARALLEL_APPLY_KEYS: usize = 4096;
 
 /// How many keys a merge inserted, updated and deleted.
@@ -462,6 +512,7 @@ struct Tally {
 /// Applying each group's changes to its stored rows.
 struct ApplyStep<'a, 'c> {
     groups: &'a Groups<'c>,
+    events: &'a changes::Events,
     decoders: &'a Decoders,
     layout: &'a Layout,
     scd2: bool,
@@ -494,7 +545,7 @@ impl ApplyStep<'_, '_> {
 
     /// Applies groups `first..first + stored.len()`.
     fn run(&self, first: usize, stored: Vec<Vec<Row>>) -> Result<(Vec<Row>, Tally), MergeError> {
-        let decode = |c: &Change| self.decoders.decode(c, self.layout);
+        let decode = |c: &Change| self.decoders.decode(c, self.events, self.layout);
         let mut output = Vec::with_capacity(stored.len());
         let mut tally = Tally::default();
         for (g, existing) in (first..).zip(stored) {
@@ -507,7 +558,13 @@ impl ApplyStep<'_, '_> {
             } = if self.scd2 {
                 apply::scd2(existing, group, &decode, self.layout)?
             } else {
-                apply::current(existing, group, &decode, self.layout)?
+                apply::current(
+                    existing,
+                    group,
+                    self.groups.deletes(g),
+                    &decode,
+                    self.layout,
+                )?
             };
             if changed {
                 match (was_live, is_live) {
@@ -527,14 +584,17 @@ impl ApplyStep<'_, '_> {
 /// the key is not an integer or a file has no bounds).
 async fn candidate_files(
     silver: &LakeTable,
-    schema: &SchemaRef,
     plan: &Plan<'_>,
-    changes: &[Change],
+    groups: &Groups<'_>,
 ) -> Result<Vec<DataFileInfo>, MergeError> {
     let files = silver.data_files().await?;
-    let mut touched: Vec<i64> = Vec::with_capacity(changes.len());
-    for change in changes {
-        match change.key_num {
+    if files.is_empty() {
+        return Ok(files);
+    }
+    // One key per group: a key's changes share its first column.
+    let mut touched: Vec<i64> = Vec::with_capacity(groups.len());
+    for g in 0..groups.len() {
+        match groups.changes(g).first().and_then(|c| c.key_num()) {
             Some(n) => touched.push(n),
             None => return Ok(files),
         }
@@ -551,7 +611,6 @@ async fn candidate_files(
     else {
         return Ok(files);
     };
-    let _ = schema;
     let bound = |d: Option<&flowctl_lakehouse::iceberg::spec::Datum>| match d.map(|d| d.literal()) {
         Some(PrimitiveLiteral::Int(n)) => Some(i64::from(*n)),
         Some(PrimitiveLiteral::Long(n)) => Some(*n),
@@ -573,95 +632,33 @@ async fn candidate_files(
         .collect())
 }
 
-/// Source columns for each event schema, aligned with silver's columns.
-struct Decoders {
-    /// (position in the row, silver name, storage type, column used without a schema).
-    columns: Vec<(usize, String, ColumnType, cdc::Column)>,
-    declared: HashMap<String, cdc::ColumnType>,
-    by_schema: std::sync::Mutex<HashMap<usize, Arc<Vec<cdc::Column>>>>,
-}
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
 
-impl Decoders {
-    fn new(plan: &Plan<'_>, schema: &SchemaRef) -> Self {
-        let columns = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !plan.reserved(f.name()))
-            .filter_map(|(i, f)| {
-                let storage = storage_of_arrow(f.data_type())?;
-                let ty = plan
-                    .declared
-                    .get(f.name())
-                    .cloned()
-                    .unwrap_or_else(|| values::source_type(storage));
-                Some((i, f.name().clone(), storage, declared_column(f.name(), ty)))
-            })
-            .collect();
-        Self {
-            columns,
-            declared: plan.declared.clone(),
-            by_schema: std::sync::Mutex::new(HashMap::new()),
-        }
+    use flowctl_lakehouse::arrow_array::{ArrayRef, Int64Array};
+
+    use super::*;
+
+    fn batch(rows: i64) -> RecordBatch {
+        let ids: ArrayRef = Arc::new(Int64Array::from((0..rows).collect::<Vec<_>>()));
+        RecordBatch::try_from_iter([("id", ids)]).unwrap()
     }
 
-    /// The source column per silver column for events with this schema.
-    fn for_schema(&self, schema: &Arc<Vec<cdc::Column>>) -> Arc<Vec<cdc::Column>> {
-        let id = Arc::as_ptr(schema) as usize;
-        let mut cache = self.by_schema.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(id)
-            .or_insert_with(|| {
-                Arc::new(
-                    self.columns
-                        .iter()
-                        .map(|(_, name, _, fallback)| {
-                            let from_schema = schema.iter().find(|c| &c.name == name);
-                            match (self.declared.get(name), from_schema) {
-                                (Some(ty), Some(c)) if same_family(ty, &c.ty) => cdc::Column {
-                                    ty: ty.clone(),
-                                    ..c.clone()
-                                },
-                                (None, Some(c)) => c.clone(),
-                                _ => fallback.clone(),
-                            }
-                        })
-                        .collect(),
-                )
-            })
-            .clone()
-    }
-
-    fn decode(&self, change: &Change, layout: &Layout) -> Result<Row, MergeError> {
-        let mut row = vec![TypedValue::Null; layout.width];
-        if let Some([lsn, ts, offset, partition]) = layout.order {
-            let long = |v: Option<i64>| v.map_or(TypedValue::Null, TypedValue::Int64);
-            row[lsn] = long(change.order.lsn);
-            row[ts] = long(change.order.source_ts_ms);
-            row[offset] = TypedValue::Int64(change.order.offset);
-            row[partition] = TypedValue::Int32(change.order.partition);
-        }
-        let Some(raw) = &change.row else {
-            return Ok(row);
+    #[test]
+    fn many_rows_are_written_as_contiguous_groups_few_as_one() {
+        let sizes = |groups: Vec<Vec<RecordBatch>>| -> Vec<Vec<usize>> {
+            groups
+                .iter()
+                .map(|g| g.iter().map(RecordBatch::num_rows).collect())
+                .collect()
         };
-        let source = raw.parse().map_err(|reason| MergeError::Event {
-            at: change.at(),
-            reason,
-        })?;
-        let per_schema = change.schema.as_ref().map(|s| self.for_schema(s));
-        for (n, (i, name, storage, fallback)) in self.columns.iter().enumerate() {
-            let Some(value) = source.get(name) else {
-                continue;
-            };
-            if matches!(value, Value::Null) {
-                continue;
-            }
-            let column = per_schema.as_ref().map_or(fallback, |cols| &cols[n]);
-            row[*i] = decode_cell(column, *storage, value).map_err(|reason| MergeError::Event {
-                at: change.at(),
-                reason,
-            })?;
-        }
-        Ok(row)
+        assert_eq!(sizes(file_groups(vec![batch(10), batch(20)])), [[10, 20]]);
+        assert!(file_groups(Vec::new()).iter().all(Vec::is_empty));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let many: Vec<RecordBatch> = (0..4).map(|_| batch(20_000)).collect();
+        let groups = sizes(file_groups(many));
+        assert_eq!(groups.len(), cores.min(4));
+        assert_eq!(groups.concat(), [20_000; 4], "every batch, in order");
     }
 }

@@ -200,6 +200,15 @@ impl Key {
     pub(crate) fn int(n: i64) -> Self {
         Key::Int(n)
     }
+
+    /// The first key column's value when it is an integer.
+    pub(crate) fn first_int(&self) -> Option<i64> {
+        match self {
+            Key::Int(n) => Some(*n),
+            // An integer part is written `i<n>` (see `push_key_part`).
+            Key::Text(text) => text.split('\u{1f}').next()?.strip_prefix('i')?.parse().ok(),
+        }
+    }
 }
 
 /// A key part's canonical text: equal for the same key whether it was decoded from an event
@@ -319,6 +328,14 @@ mod tests {
             Ok(TypedValue::Int64(7))
         );
         assert!(to_storage(TypedValue::Int64(1 << 40), ColumnType::Int).is_err());
+        let two_ints = Key::of([TypedValue::Int32(-4), TypedValue::Int64(9)].iter());
+        assert_eq!(two_ints.first_int(), Some(-4));
+        assert_eq!(
+            Key::of([TypedValue::String("i5".into()), TypedValue::Int64(9)].iter()).first_int(),
+            None,
+            "a text part that looks like an integer's is not one"
+        );
+        assert_eq!(Key::int(12).first_int(), Some(12));
         let one = |v: TypedValue| Key::of([v].iter());
         assert_eq!(one(TypedValue::Int32(5)), one(TypedValue::Int64(5)));
         assert_eq!(one(TypedValue::Int64(5)), Key::int(5));

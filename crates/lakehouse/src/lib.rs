@@ -329,6 +329,30 @@ impl Lakehouse {
         commit::commit(&self.swap, base, change).await
     }
 
+    /// [`Lakehouse::overwrite`] where each group of `add_files` is written as its own data
+    /// file(s), the groups concurrently: for a caller with much data already split in ranges
+    /// (e.g. rows sorted by key, so that each file covers a narrow key range).
+    pub async fn overwrite_groups(
+        &self,
+        base: &LakeTable,
+        delete_files: &[String],
+        add_files: Vec<Vec<RecordBatch>>,
+        summary: BTreeMap<String, String>,
+    ) -> Result<i64> {
+        let added = write::write_data_file_groups(
+            base.table.metadata_ref(),
+            base.table.file_io(),
+            add_files,
+        )
+        .await?;
+        let change = Change {
+            added,
+            removed: delete_files.iter().cloned().collect::<HashSet<_>>(),
+            properties: summary,
+        };
+        commit::commit(&self.swap, base, change).await
+    }
+
     /// Replaces the whole content of the table with `batches` (gold `mode: replace`): an
     /// overwrite of every live data file. Returns the new snapshot id.
     pub async fn replace_all(
@@ -351,22 +375,49 @@ impl LakeTable {
     /// All rows of the current snapshot, as batches of the current schema.
     pub async fn scan(&self) -> Result<Vec<RecordBatch>> {
         let files = self.data_files().await?;
-        read::read_files(self, &files).await
+        read::read_files(self, &files, None).await
     }
 
     /// The rows of the given data files (e.g. those holding keys a merge must rewrite).
     pub async fn read_files(&self, files: &[DataFileInfo]) -> Result<Vec<RecordBatch>> {
-        read::read_files(self, files).await
+        read::read_files(self, files, None).await
+    }
+
+    /// Only the named `columns` of the rows of the given data files (in the table's column
+    /// order): a reader that needs a few columns skips decoding the others. An unknown column
+    /// is a [`LakehouseError::Schema`] error naming the table's columns.
+    pub async fn read_files_columns(
+        &self,
+        files: &[DataFileInfo],
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>> {
+        read::read_files(self, files, Some(columns)).await
     }
 
     /// The rows added by each of `snapshot_ids`, in that order: the incremental read of an
     /// append-only table (see [`LakeTable::snapshots_after`]).
     pub async fn read_added_by(&self, snapshot_ids: &[i64]) -> Result<Vec<RecordBatch>> {
+        let files = self.files_added_by_all(snapshot_ids).await?;
+        read::read_files(self, &files, None).await
+    }
+
+    /// Only the named `columns` of the rows added by each of `snapshot_ids`, in that order
+    /// (see [`LakeTable::read_added_by`] and [`LakeTable::read_files_columns`]).
+    pub async fn read_added_by_columns(
+        &self,
+        snapshot_ids: &[i64],
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>> {
+        let files = self.files_added_by_all(snapshot_ids).await?;
+        read::read_files(self, &files, Some(columns)).await
+    }
+
+    async fn files_added_by_all(&self, snapshot_ids: &[i64]) -> Result<Vec<DataFileInfo>> {
         let mut files = Vec::new();
         for id in snapshot_ids {
             files.extend(self.files_added_by(*id).await?);
         }
-        read::read_files(self, &files).await
+        Ok(files)
     }
 }
 
@@ -387,10 +438,13 @@ fn assert_futures_are_send(lake: &Lakehouse, table: &LakeTable) {
     fn send<T: Send>(_: T) {}
     send(lake.append(table, Vec::new(), BTreeMap::new()));
     send(lake.overwrite(table, &[], Vec::new(), BTreeMap::new()));
+    send(lake.overwrite_groups(table, &[], Vec::new(), BTreeMap::new()));
     send(lake.replace_all(table, Vec::new(), BTreeMap::new()));
     send(lake.add_columns(table, &[]));
     send(lake.load_table(&table.name));
     send(table.scan());
     send(table.read_added_by(&[]));
+    send(table.read_added_by_columns(&[], &[]));
+    send(table.read_files_columns(&[], &[]));
     send(table.data_files());
 }

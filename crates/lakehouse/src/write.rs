@@ -2,7 +2,7 @@
 
 use arrow_array::RecordBatch;
 use iceberg::io::FileIO;
-use iceberg::spec::{DataFile, DataFileFormat, TableMetadata};
+use iceberg::spec::{DataFile, DataFileFormat, TableMetadata, TableMetadataRef};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
@@ -14,7 +14,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{LakehouseError, Result};
 use crate::schema::{arrow_schema_of, conform_batch};
 
 /// Writes `batches` as ZSTD-compressed Parquet files under the table's data directory and returns
@@ -54,4 +54,50 @@ pub(crate) async fn write_data_files(
         writer.write(conform_batch(batch, &arrow_schema)?).await?;
     }
     Ok(writer.close().await?)
+}
+
+/// [`write_data_files`] for each group of batches, the groups written concurrently (up to one
+/// per core at a time, each on its own task: encoding and compressing Parquet is CPU-bound).
+/// The files come back in group order.
+pub(crate) async fn write_data_file_groups(
+    metadata: TableMetadataRef,
+    file_io: &FileIO,
+    groups: Vec<Vec<RecordBatch>>,
+) -> Result<Vec<DataFile>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(cores));
+    let tasks: Vec<AbortOnDrop<Result<Vec<DataFile>>>> = groups
+        .into_iter()
+        .map(|batches| {
+            let (metadata, file_io, permits) = (metadata.clone(), file_io.clone(), permits.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                // The semaphore is never closed; a closed one would only mean no limit.
+                let _permit = permits.acquire_owned().await.ok();
+                write_data_files(&metadata, &file_io, &batches).await
+            }))
+        })
+        .collect();
+    let mut files = Vec::new();
+    for mut task in tasks {
+        match (&mut task.0).await {
+            Ok(written) => files.extend(written?),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                return Err(LakehouseError::Iceberg(iceberg::Error::new(
+                    iceberg::ErrorKind::Unexpected,
+                    format!("writing data files: {e}"),
+                )));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// A spawned task that stops when its result is no longer awaited.
+pub(crate) struct AbortOnDrop<T>(pub(crate) tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -8,4 +8,5 @@ mod catalog;
 mod overwrite;
 mod postgres;
 mod pyiceberg;
+mod read;
 mod types;

@@ -285,3 +285,40 @@ async fn manifest_count(t: &flowctl_lakehouse::LakeTable) -> usize {
         .entries()
         .len()
 }
+
+#[tokio::test]
+async fn overwrite_groups_writes_a_file_per_group_in_one_commit() {
+    let fx = Lake::new().await;
+    let paths = three_files(&fx, "silver.groups").await;
+    let t = fx.load("silver.groups").await;
+    let s = fx
+        .lake
+        .overwrite_groups(
+            &t,
+            &paths[..2],
+            vec![
+                vec![id_batch(&[1, 2]), id_batch(&[3])],
+                vec![id_batch(&[8, 9])],
+                vec![id_batch(&[10])],
+            ],
+            props(&[("bronze.snapshot", "7")]),
+        )
+        .await
+        .unwrap();
+    let t = fx.load("silver.groups").await;
+    assert_eq!(ids(&t.scan().await.unwrap()), vec![1, 2, 3, 5, 6, 8, 9, 10]);
+    assert_eq!(t.current_snapshot_id(), Some(s));
+    assert_eq!(t.current_summary()["bronze.snapshot"], "7");
+    // One file per group, each holding exactly its group's rows.
+    let mut added: Vec<(u64, Vec<i64>)> = Vec::new();
+    for file in t.files_added_by(s).await.unwrap() {
+        let rows = ids(&t.read_files(std::slice::from_ref(&file)).await.unwrap());
+        added.push((file.record_count, rows));
+    }
+    added.sort();
+    assert_eq!(
+        added,
+        vec![(1, vec![10]), (2, vec![8, 9]), (3, vec![1, 2, 3])]
+    );
+    assert_eq!(t.data_files().await.unwrap().len(), 4);
+}
