@@ -4,8 +4,9 @@
 //! `cargo bench --bench schedulers` (Postgres at 127.0.0.1:5432 or `FLOWCTL_TEST_PG_URL`;
 //! `-- --runs N` sets how many runs, default 6; `-- --width W` the DAG's width, default 10000).
 //! A run is executed by one process at a time (its steps share one in-memory view), so
-//! processes share the work run by run: the DAG is scheduled with catch-up over N intervals
-//! and every process takes whichever runs are free. Each case gets a fresh database; wall time
+//! processes share the work run by run: the DAG is scheduled every minute with catch-up over N intervals
+//! and every process takes its share of them (`--max-runs`), then whichever runs are still free.
+//! Each case gets a fresh database; wall time
 //! covers the processes' start to the last one's exit (scheduling included).
 
 use std::fmt::Write as _;
@@ -24,12 +25,13 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 fn dag(width: usize, runs: usize) -> String {
-    // `runs` five-minute intervals are due: the first starts `runs * 5 + 2` minutes ago.
-    let start = chrono::Utc::now() - chrono::Duration::minutes(runs as i64 * 5 + 2);
+    // Every minute since `runs` minutes ago (on the minute): exactly `runs` intervals are due.
+    let now = chrono::Utc::now();
+    let start = now - chrono::Duration::minutes(runs as i64);
     let mut y = format!(
-        "dag: wide\nschedule: '*/5 * * * *'\nstart_date: {}\ncatchup: true\nmax_active_runs: {runs}\n\
+        "dag: wide\nschedule: '* * * * *'\nstart_date: {}\ncatchup: true\nmax_active_runs: {runs}\n\
          max_active_tasks: 100000\nsteps:\n",
-        start.format("%Y-%m-%dT%H:%M:%S")
+        start.format("%Y-%m-%dT%H:%M:00")
     );
     for i in 0..width {
         let _ = writeln!(y, "  s{i}: {{ type: noop }}");
@@ -92,13 +94,19 @@ async fn main() {
                 .expect("apply");
             assert!(applied.success());
             let started = Instant::now();
+            // Each process takes its share of the runs (`--max-runs`), then the next free one.
+            let share = runs.div_ceil(processes).to_string();
             let children: Vec<_> = (0..processes)
                 .map(|_| {
-                    flowctl(dir.path(), url, &["scheduler", "--once"])
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .expect("scheduler")
+                    flowctl(
+                        dir.path(),
+                        url,
+                        &["scheduler", "--once", "--max-runs", &share],
+                    )
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("scheduler")
                 })
                 .collect();
             let mut executed = Vec::new();

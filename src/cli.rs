@@ -116,6 +116,10 @@ pub enum Command {
         /// left by a dead process are picked up.
         #[arg(long, value_name = "DURATION", default_value = "10s")]
         poll_interval: String,
+        /// Most runs this process executes at once (default: every active run). With several
+        /// schedulers on one store, a cap spreads the runs over the processes.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_runs: Option<u32>,
         /// Also serve the web UI, API and metrics on this address (e.g. 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         serve: Option<String>,

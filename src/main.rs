@@ -81,6 +81,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             once,
             target,
             poll_interval,
+            max_runs,
             serve,
             token_file,
         } => {
@@ -101,7 +102,18 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
                 )?),
                 None => None,
             };
-            commands::scheduler::run(&project, registry, once, poll_interval, &target, serve).await
+            commands::scheduler::run(
+                &project,
+                registry,
+                commands::scheduler::Pace {
+                    once,
+                    poll_interval,
+                    max_runs: max_runs.map(|n| n as usize),
+                },
+                &target,
+                serve,
+            )
+            .await
         }
         Command::Serve {
             bind,

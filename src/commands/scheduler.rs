@@ -12,16 +12,30 @@ use crate::error::{CliError, CliResult};
 use crate::progress::Progress;
 use crate::project::Project;
 
+/// How the scheduler paces itself (from the command line).
+pub struct Pace {
+    /// One pass, then the runs it finds, then exit.
+    pub once: bool,
+    /// Longest sleep between passes.
+    pub poll_interval: std::time::Duration,
+    /// Most runs executed at once by this process.
+    pub max_runs: Option<usize>,
+}
+
 /// Runs the scheduler until SIGTERM/SIGINT (or for one pass with `--once`), serving the web UI
 /// and API beside it when `serve` is given.
 pub async fn run(
     project: &Project,
     registry: JobRegistry,
-    once: bool,
-    poll_interval: std::time::Duration,
+    pace: Pace,
     target: &str,
     serve: Option<ServerConfig>,
 ) -> CliResult {
+    let Pace {
+        once,
+        poll_interval,
+        max_runs,
+    } = pace;
     let store = open_store(project).await?;
     let engine = new_engine(project, registry, store, target)?;
     let shutdown = shutdown_token()?;
@@ -48,6 +62,7 @@ pub async fn run(
     let options = SchedulerOptions {
         once,
         poll_interval,
+        max_runs,
         on_pass: Some(Arc::new(move |lag| lag_status.record_loop_lag(lag))),
     };
     let report = engine.scheduler(&options, &events, &shutdown).await;

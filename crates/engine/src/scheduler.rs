@@ -30,6 +30,9 @@ pub struct SchedulerOptions {
     pub poll_interval: Duration,
     /// Observes each pass's lag (the `flowctl_scheduler_loop_lag_seconds` metric).
     pub on_pass: Option<PassHook>,
+    /// Most runs this process executes at once (`None`: all active runs). With several
+    /// schedulers on one store, a cap leaves the other runs to the other processes.
+    pub max_runs: Option<usize>,
 }
 
 impl std::fmt::Debug for SchedulerOptions {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for SchedulerOptions {
             .field("once", &self.once)
             .field("poll_interval", &self.poll_interval)
             .field("on_pass", &self.on_pass.as_ref().map(|_| "Fn(Duration)"))
+            .field("max_runs", &self.max_runs)
             .finish()
     }
 }
@@ -48,6 +52,7 @@ impl Default for SchedulerOptions {
             once: false,
             poll_interval: Duration::from_secs(10),
             on_pass: None,
+            max_runs: None,
         }
     }
 }
@@ -87,6 +92,9 @@ impl Engine {
         let mut report = SchedulerReport::default();
         let mut running: Running = JoinSet::new();
         let mut executing: HashSet<i64> = HashSet::new();
+        // Runs another live process executes: not tried again until the next timed pass (so
+        // a finished executor does not wake the loop into retrying them at once, forever).
+        let mut held_elsewhere: HashSet<i64> = HashSet::new();
         // When the current pass was due, if it was started by its timer.
         let mut due_at: Option<DateTime<Utc>> = None;
         loop {
@@ -99,7 +107,9 @@ impl Engine {
                     .unwrap_or_default();
                 hook(lag);
             }
-            due_at = None;
+            if due_at.take().is_some() {
+                held_elsewhere.clear();
+            }
             let recovered = self
                 .store()
                 .recover_expired_leases(Utc::now(), None, self.settings().free_losses)
@@ -113,10 +123,19 @@ impl Engine {
                 );
             }
             let pass = self.schedule_pass(Utc::now(), &mut report).await?;
+            let mut capped = false;
             for run in self.store().active_runs().await? {
-                if pass.paused.contains(&run.dag_id) || !executing.insert(run.id) {
+                if pass.paused.contains(&run.dag_id)
+                    || held_elsewhere.contains(&run.id)
+                    || executing.contains(&run.id)
+                {
                     continue;
                 }
+                if options.max_runs.is_some_and(|max| executing.len() >= max) {
+                    capped = true;
+                    break;
+                }
+                executing.insert(run.id);
                 let (engine, events, shutdown) = (self.clone(), events.clone(), shutdown.clone());
                 running.spawn(async move {
                     let outcome = engine.execute_run(&run, &events, &shutdown).await;
@@ -124,8 +143,15 @@ impl Engine {
                 });
             }
             if options.once {
+                if capped {
+                    // At the cap: take the next run as soon as one of ours ends.
+                    if let Some(joined) = running.join_next().await {
+                        record(joined, &mut executing, &mut held_elsewhere, &mut report);
+                    }
+                    continue;
+                }
                 while let Some(joined) = running.join_next().await {
-                    record(joined, &mut executing, &mut report);
+                    record(joined, &mut executing, &mut held_elsewhere, &mut report);
                 }
                 break;
             }
@@ -136,13 +162,13 @@ impl Engine {
             let wake = pass.next_due.map_or(poll, |due| due.min(poll));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                Some(joined) = running.join_next() => record(joined, &mut executing, &mut report),
+                Some(joined) = running.join_next() => record(joined, &mut executing, &mut held_elsewhere, &mut report),
                 _ = sleep_until(instant_at(wake)) => due_at = Some(wake),
             }
         }
         // Executors watch the same token: they stop within their grace periods.
         while let Some(joined) = running.join_next().await {
-            record(joined, &mut executing, &mut report);
+            record(joined, &mut executing, &mut held_elsewhere, &mut report);
         }
         Ok(report)
     }
@@ -235,6 +261,7 @@ struct Pass {
 fn record(
     joined: std::result::Result<(i64, Result<RunOutcome>), tokio::task::JoinError>,
     executing: &mut HashSet<i64>,
+    held_elsewhere: &mut HashSet<i64>,
     report: &mut SchedulerReport,
 ) {
     match joined {
@@ -253,6 +280,7 @@ fn record(
                 // Another live process executes it: not a problem.
                 Err(EngineError::Conflict(message)) if message.contains("is being executed by") => {
                     tracing::debug!("{message}");
+                    held_elsewhere.insert(run_pk);
                 }
                 Err(err) => note(report, err.to_string()),
             }

@@ -110,6 +110,7 @@ async fn a_running_scheduler_notices_new_dags_and_stops_on_shutdown() {
         once: false,
         poll_interval: Duration::from_millis(100),
         on_pass: Some(Arc::new(move |lag| seen.lock().unwrap().push(lag))),
+        max_runs: None,
     };
     let scheduler = {
         let engine = h.engine.clone();
@@ -146,4 +147,33 @@ async fn a_running_scheduler_notices_new_dags_and_stops_on_shutdown() {
         "the pass hook sees every pass (timer-woken ones too): {lags:?}"
     );
     assert_eq!(lags[0], Duration::ZERO, "the first pass is not late");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_runs_caps_the_runs_one_process_executes_at_once() {
+    let h = Harness::sqlite().await;
+    let start = Utc::now().date_naive() - Days::new(3);
+    h.apply(&format!(
+        "dag: capped\nschedule: \"@daily\"\nstart_date: {start}\ncatchup: true\nmax_active_runs: 5\n\
+         steps:\n  a: {{ type: probe, sleep_ms: 100 }}\n"
+    ))
+    .await;
+    let options = SchedulerOptions {
+        once: true,
+        max_runs: Some(1),
+        ..SchedulerOptions::default()
+    };
+    let report = h
+        .engine
+        .scheduler(&options, &EventSink::none(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.created.len(), 3);
+    assert_eq!(
+        report.outcomes.len(),
+        3,
+        "every run was executed, one after the other"
+    );
+    assert!(report.succeeded());
+    assert_eq!(h.probe.max_concurrency(), 1, "never two runs at once");
 }
