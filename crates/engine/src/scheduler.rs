@@ -275,7 +275,16 @@ fn record(
                         outcome.run.dag_id,
                         outcome.run.state
                     );
-                    report.outcomes.push(outcome);
+                    // A run picked up again after it ended (it was still listed as active
+                    // when this pass read the list) is reported once.
+                    match report
+                        .outcomes
+                        .iter_mut()
+                        .find(|o| o.run.id == outcome.run.id)
+                    {
+                        Some(seen) => *seen = outcome,
+                        None => report.outcomes.push(outcome),
+                    }
                 }
                 // Another live process executes it: not a problem.
                 Err(EngineError::Conflict(message)) if message.contains("is being executed by") => {
