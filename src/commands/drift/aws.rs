@@ -6,9 +6,10 @@ use std::path::Path;
 
 use flowctl_jobs_aws::aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use flowctl_jobs_aws::aws_sdk_glue::types::Job;
+use flowctl_jobs_aws::glue::{GlueJobDefinition, definition_differences};
+use flowctl_jobs_aws::s3::md5_hex;
 use flowctl_jobs_aws::{AwsClients, AwsSettings};
 use flowctl_model::dag::Dag;
-use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 
 use super::Difference;
@@ -21,7 +22,7 @@ const GLUE_SCRIPTS_DIR: &str = "jobs/glue";
 #[derive(Debug, Default)]
 struct Declared {
     /// Glue job name → the definition a step gives (the first one found), if any.
-    glue_jobs: BTreeMap<String, Option<Map<String, Value>>>,
+    glue_jobs: BTreeMap<String, Option<GlueJobDefinition>>,
     workgroups: BTreeSet<String>,
     /// `(database, table)` pairs.
     tables: BTreeSet<(String, String)>,
@@ -153,7 +154,11 @@ fn declared(dags: &[Dag], settings: &AwsSettings) -> Declared {
                             .push(format!("{}.{}: job_name {name}", dag.id, step.id));
                         continue;
                     }
-                    let definition = config.get("definition").and_then(Value::as_object).cloned();
+                    // The DAG validated, so its definition parses; one that somehow does not
+                    // is compared by name and script only.
+                    let definition = config
+                        .get("definition")
+                        .and_then(|d| serde_json::from_value(d.clone()).ok());
                     let entry = out.glue_jobs.entry(name.to_string()).or_default();
                     if entry.is_none() {
                         *entry = definition;
@@ -208,7 +213,7 @@ async fn glue_job_drift(
     settings: &AwsSettings,
     project_dir: &Path,
     name: &str,
-    definition: Option<&Map<String, Value>>,
+    definition: Option<&GlueJobDefinition>,
 ) -> CliResult<Vec<Difference>> {
     let live = match clients.glue.get_job().job_name(name).send().await {
         Ok(out) => out.job,
@@ -221,11 +226,15 @@ async fn glue_job_drift(
     let mut found = Vec::new();
     let local_script = local_script(project_dir, definition, &live);
     if let Some(definition) = definition {
-        for (field, declared, actual) in compare_definition(definition, &live, settings) {
+        let script = declared_script_location(definition, settings);
+        let differences = definition_differences(&live, definition, &script)
+            .map_err(|e| CliError::failed(format!("Glue job {name}: {e}")))?;
+        for d in differences {
+            let live = d.live.as_deref().unwrap_or("(none)");
             found.push(Difference::new(
                 "glue_job",
                 name,
-                format!("{field}: declared {declared}, live {actual}"),
+                format!("{}: declared {}, live {live}", d.field, d.wanted),
             ));
         }
     }
@@ -243,12 +252,10 @@ async fn glue_job_drift(
 /// of the same name in `jobs/glue/`.
 fn local_script(
     project_dir: &Path,
-    definition: Option<&Map<String, Value>>,
+    definition: Option<&GlueJobDefinition>,
     live: &Job,
 ) -> Option<std::path::PathBuf> {
-    if let Some(script) = definition
-        .and_then(|d| d.get("script"))
-        .and_then(Value::as_str)
+    if let Some(script) = definition.map(|d| d.script.as_str())
         && !script.starts_with("s3://")
     {
         return Some(project_dir.join(script));
@@ -259,100 +266,21 @@ fn local_script(
     candidate.is_file().then_some(candidate)
 }
 
-/// `(field, declared, live)` for every definition field that differs.
-fn compare_definition(
-    definition: &Map<String, Value>,
-    live: &Job,
-    settings: &AwsSettings,
-) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    let mut check = |field: &str, declared: Option<String>, actual: Option<String>| {
-        if let Some(declared) = declared
-            && Some(&declared) != actual.as_ref()
-        {
-            out.push((
-                field.to_string(),
-                declared,
-                actual.unwrap_or_else(|| "(none)".into()),
-            ));
-        }
-    };
-    let text = |key: &str| definition.get(key).and_then(value_text);
-    let script_location = text("script").map(|script| {
-        if script.starts_with("s3://") {
-            script
-        } else {
-            let file = script.rsplit('/').next().unwrap_or(&script);
-            format!(
-                "s3://{}/{}",
-                settings
-                    .scripts_bucket
-                    .as_deref()
-                    .unwrap_or("(no scripts_bucket)"),
-                settings.script_key(file)
-            )
-        }
-    });
-    check(
-        "script location",
-        script_location,
-        live.command
-            .as_ref()
-            .and_then(|c| c.script_location.clone()),
-    );
-    check("role", text("role"), live.role.clone());
-    check(
-        "glue_version",
-        text("glue_version"),
-        live.glue_version.clone(),
-    );
-    check(
-        "worker_type",
-        text("worker_type"),
-        live.worker_type.as_ref().map(|w| w.as_str().to_string()),
-    );
-    check(
-        "number_of_workers",
-        text("number_of_workers"),
-        live.number_of_workers.map(|n| n.to_string()),
-    );
-    check(
-        "max_retries",
-        text("max_retries"),
-        Some(live.max_retries.to_string()),
-    );
-    check(
-        "max_concurrent_runs",
-        text("max_concurrent_runs"),
-        live.execution_property
-            .as_ref()
-            .map(|p| p.max_concurrent_runs.to_string()),
-    );
-    if let Some(declared) = definition
-        .get("default_arguments")
-        .and_then(Value::as_object)
-    {
-        let live_args = live.default_arguments.clone().unwrap_or_default();
-        for (key, value) in declared {
-            let declared = value_text(value);
-            check(
-                &format!("default argument {key}"),
-                declared,
-                live_args.get(key).cloned(),
-            );
-        }
+/// Where a definition's script lives in S3: as given, or where `glue_job` uploads a local one.
+fn declared_script_location(definition: &GlueJobDefinition, settings: &AwsSettings) -> String {
+    let script = &definition.script;
+    if script.starts_with("s3://") {
+        return script.clone();
     }
-    out
-}
-
-/// A scalar as text (`"5.0"`, `10`, `true`); `None` for null, arrays and objects.
-fn value_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    let file = script.rsplit('/').next().unwrap_or(script);
+    format!(
+        "s3://{}/{}",
+        settings
+            .scripts_bucket
+            .as_deref()
+            .unwrap_or("(no scripts_bucket)"),
+        settings.script_key(file)
+    )
 }
 
 /// Compares the script at `location` in S3 with the local file, by MD5 against the ETag.
@@ -373,7 +301,7 @@ async fn script_drift(
     };
     let bytes = std::fs::read(local)
         .map_err(|e| CliError::environment(format!("cannot read {}: {e}", local.display())))?;
-    let local_md5 = hex::encode(Md5::digest(&bytes));
+    let local_md5 = md5_hex(&bytes);
     let head = clients
         .s3
         .head_object()

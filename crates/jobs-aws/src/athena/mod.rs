@@ -21,7 +21,7 @@ use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionContext, QueryExecutionState, ResultConfiguration, StatementType,
 };
 use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use flowctl_model::catalog::JobTypeSpec;
 use sha2::{Digest, Sha256};
 
 pub use config::{AthenaQueryConfig, Expect};
@@ -55,7 +55,7 @@ impl AthenaQuery {
     /// The plugin, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, rules)),
+            spec: crate::step::spec::<AthenaQueryConfig>(),
         }
     }
 }
@@ -66,13 +66,6 @@ impl Default for AthenaQuery {
     }
 }
 
-fn rules(config: &AthenaQueryConfig) -> Result<(), ConfigError> {
-    config::check(config).map_err(|message| ConfigError {
-        path: Vec::new(),
-        message,
-    })
-}
-
 #[async_trait]
 impl JobPlugin for AthenaQuery {
     fn spec(&self) -> Arc<dyn JobTypeSpec> {
@@ -80,10 +73,7 @@ impl JobPlugin for AthenaQuery {
     }
 
     async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: AthenaQueryConfig = serde_json::from_value(config)
-            .map_err(|e| JobError::fatal(format!("invalid athena_query step: {e}")))?;
-        config::check(&config)
-            .map_err(|e| JobError::fatal(format!("invalid athena_query step: {e}")))?;
+        let config: AthenaQueryConfig = crate::step::parse(config)?;
         let settings = AwsSettings::from_target(&ctx.target)?;
         let clients = settings.clients().await?;
         run_step(&clients, &settings, &config, &ctx).await
@@ -406,5 +396,13 @@ async fn stop_query(athena: &aws_sdk_athena::Client, id: &str, ctx: &JobContext)
             ctx.log.system(err.message);
             false
         }
+    }
+}
+
+impl crate::step::StepConfig for AthenaQueryConfig {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn check(&self) -> Result<(), String> {
+        config::check(self)
     }
 }

@@ -73,7 +73,9 @@ pub(crate) async fn ensure(
         .map_err(|e| {
             AwsError::from_sdk(&format!("glue:UpdateJob {job_name}"), &e).into_job_error()
         })?;
-    Ok(Ensured::Updated(differences))
+    Ok(Ensured::Updated(
+        differences.iter().map(ToString::to_string).collect(),
+    ))
 }
 
 /// `s3://…` as given, or the local file uploaded to the target's scripts bucket.
@@ -158,18 +160,38 @@ async fn create(
     Ok(())
 }
 
-/// Each field the step sets whose live value differs, as `field: live → wanted`.
-pub(crate) fn differences(live: &Job, wanted: &Wanted<'_>) -> Vec<String> {
+/// One field of a Glue job whose live value is not the one a step's `definition` sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDifference {
+    /// The definition field (`role`, `number_of_workers`, `default_arguments.--key`, ...).
+    pub field: String,
+    /// The live value (`None`: unset).
+    pub live: Option<String>,
+    /// The value the step sets.
+    pub wanted: String,
+}
+
+impl std::fmt::Display for FieldDifference {
+    /// `field: live → wanted`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let live = self.live.as_deref().unwrap_or("(unset)");
+        write!(f, "{}: {live} → {}", self.field, self.wanted)
+    }
+}
+
+/// Each field the step sets whose live value differs.
+pub(crate) fn differences(live: &Job, wanted: &Wanted<'_>) -> Vec<FieldDifference> {
     let def = wanted.def;
     let mut out = Vec::new();
     let mut compare = |field: &str, live: Option<String>, want: Option<String>| {
         if let Some(want) = want
             && live.as_deref() != Some(want.as_str())
         {
-            out.push(format!(
-                "{field}: {} → {want}",
-                live.as_deref().unwrap_or("(unset)")
-            ));
+            out.push(FieldDifference {
+                field: field.to_owned(),
+                live,
+                wanted: want,
+            });
         }
     };
     let live_command = live.command();

@@ -19,18 +19,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_glue::types::JobRunState;
 use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use flowctl_model::catalog::JobTypeSpec;
 
 pub use config::{GlueJobConfig, GlueJobDefinition};
+pub use definition::FieldDifference;
 
-/// How a live Glue job differs from a step's `definition`, one `field: live → wanted` per
-/// difference (fields the definition leaves out are not compared), with the script at
-/// `script_location` (its S3 URL once uploaded). For `flowctl drift`.
+/// How a live Glue job differs from a step's `definition` (fields the definition leaves out
+/// are not compared), with the script at `script_location` (its S3 URL once uploaded). The
+/// comparison `glue_job` makes before updating a job, shared with `flowctl drift`.
 pub fn definition_differences(
     live: &aws_sdk_glue::types::Job,
     def: &GlueJobDefinition,
     script_location: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<FieldDifference>, String> {
     let wanted = definition::Wanted {
         def,
         script_location: script_location.to_owned(),
@@ -69,7 +70,7 @@ impl GlueJob {
     /// The plugin, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, rules)),
+            spec: crate::step::spec::<GlueJobConfig>(),
         }
     }
 }
@@ -80,13 +81,6 @@ impl Default for GlueJob {
     }
 }
 
-fn rules(config: &GlueJobConfig) -> Result<(), ConfigError> {
-    config::check(config).map_err(|message| ConfigError {
-        path: Vec::new(),
-        message,
-    })
-}
-
 #[async_trait]
 impl JobPlugin for GlueJob {
     fn spec(&self) -> Arc<dyn JobTypeSpec> {
@@ -94,10 +88,7 @@ impl JobPlugin for GlueJob {
     }
 
     async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: GlueJobConfig = serde_json::from_value(config)
-            .map_err(|e| JobError::fatal(format!("invalid glue_job step: {e}")))?;
-        config::check(&config)
-            .map_err(|e| JobError::fatal(format!("invalid glue_job step: {e}")))?;
+        let config: GlueJobConfig = crate::step::parse(config)?;
         let settings = AwsSettings::from_target(&ctx.target)?;
         let clients = settings.clients().await?;
         run_step(&clients, &settings, &config, &ctx).await
@@ -364,5 +355,13 @@ async fn stop_run(glue: &aws_sdk_glue::Client, job: &str, run_id: &str, ctx: &Jo
             ctx.log.system(err.message);
             false
         }
+    }
+}
+
+impl crate::step::StepConfig for GlueJobConfig {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn check(&self) -> Result<(), String> {
+        config::check(self)
     }
 }

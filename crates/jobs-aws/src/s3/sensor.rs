@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use flowctl_model::catalog::JobTypeSpec;
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -122,7 +122,7 @@ impl S3Wait {
     /// The plugin, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, rules)),
+            spec: crate::step::spec::<S3WaitConfig>(),
         }
     }
 }
@@ -133,13 +133,6 @@ impl Default for S3Wait {
     }
 }
 
-fn rules(config: &S3WaitConfig) -> Result<(), ConfigError> {
-    check(config).map_err(|message| ConfigError {
-        path: Vec::new(),
-        message,
-    })
-}
-
 #[async_trait]
 impl JobPlugin for S3Wait {
     fn spec(&self) -> Arc<dyn JobTypeSpec> {
@@ -147,9 +140,7 @@ impl JobPlugin for S3Wait {
     }
 
     async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: S3WaitConfig = serde_json::from_value(config)
-            .map_err(|e| JobError::fatal(format!("invalid s3_wait step: {e}")))?;
-        check(&config).map_err(|e| JobError::fatal(format!("invalid s3_wait step: {e}")))?;
+        let config: S3WaitConfig = crate::step::parse(config)?;
         let settings = AwsSettings::from_target(&ctx.target)?;
         let s3 = settings.clients().await?.s3;
         let interval = config.poke_interval().map_err(JobError::fatal)?;
@@ -223,6 +214,14 @@ async fn find(
         }
     }
     Ok(first.map(|k| (k, matched)))
+}
+
+impl crate::step::StepConfig for S3WaitConfig {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn check(&self) -> Result<(), String> {
+        check(self)
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use flowctl_model::catalog::JobTypeSpec;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -68,7 +68,7 @@ impl S3Upload {
     /// The plugin, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, rules)),
+            spec: crate::step::spec::<S3UploadConfig>(),
         }
     }
 }
@@ -79,13 +79,6 @@ impl Default for S3Upload {
     }
 }
 
-fn rules(config: &S3UploadConfig) -> Result<(), ConfigError> {
-    check(config).map_err(|message| ConfigError {
-        path: Vec::new(),
-        message,
-    })
-}
-
 #[async_trait]
 impl JobPlugin for S3Upload {
     fn spec(&self) -> Arc<dyn JobTypeSpec> {
@@ -93,9 +86,7 @@ impl JobPlugin for S3Upload {
     }
 
     async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: S3UploadConfig = serde_json::from_value(config)
-            .map_err(|e| JobError::fatal(format!("invalid s3_upload step: {e}")))?;
-        check(&config).map_err(|e| JobError::fatal(format!("invalid s3_upload step: {e}")))?;
+        let config: S3UploadConfig = crate::step::parse(config)?;
         let settings = AwsSettings::from_target(&ctx.target)?;
         let (bucket, prefix) = match &config.bucket {
             Some(bucket) => (bucket.clone(), config.prefix.clone().unwrap_or_default()),
@@ -142,6 +133,14 @@ impl JobPlugin for S3Upload {
         out.outputs
             .insert("unchanged".into(), unchanged.to_string());
         Ok(out)
+    }
+}
+
+impl crate::step::StepConfig for S3UploadConfig {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn check(&self) -> Result<(), String> {
+        check(self)
     }
 }
 
