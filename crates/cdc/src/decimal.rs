@@ -88,11 +88,18 @@ impl Decimal {
 
     /// The number of significant digits of the unscaled value (at least 1).
     pub fn precision(&self) -> u8 {
-        let mut n = self.unscaled.unsigned_abs();
+        // Comparisons with powers of ten, not a division loop: 128-bit division is a slow
+        // library call, and a merge checks the precision of every decimal it decodes.
+        let n = self.unscaled.unsigned_abs();
         let mut digits = 1u8;
-        while n >= 10 {
-            n /= 10;
+        let mut bound: u128 = 10;
+        while n >= bound {
             digits += 1;
+            match bound.checked_mul(10) {
+                Some(next) => bound = next,
+                // n ≥ 10^38 (u128 holds up to ~3.4 × 10^38): one digit more at most.
+                None => return digits,
+            }
         }
         digits
     }
@@ -313,5 +320,36 @@ mod tests {
         assert_eq!(d("-999.99").precision(), 5);
         assert!(d("999.99").fits(5));
         assert!(!d("1000.00").fits(5));
+        for digits in 1..=38u32 {
+            let n = 10i128.pow(digits - 1);
+            for unscaled in [n, -n, n * 10 - 1, 1 - n * 10] {
+                let d = Decimal { unscaled, scale: 0 };
+                assert_eq!(u32::from(d.precision()), digits, "{unscaled}");
+            }
+        }
+        assert_eq!(
+            Decimal {
+                unscaled: 10i128.pow(38),
+                scale: 0
+            }
+            .precision(),
+            39
+        );
+        assert_eq!(
+            Decimal {
+                unscaled: i128::MIN,
+                scale: 0
+            }
+            .precision(),
+            39
+        );
+        assert_eq!(
+            Decimal {
+                unscaled: i128::MAX,
+                scale: 0
+            }
+            .precision(),
+            39
+        );
     }
 }

@@ -57,6 +57,9 @@ pub(crate) struct Applied {
     pub is_live: bool,
     /// Whether any change applied (all may be older re-deliveries).
     pub changed: bool,
+    /// The key's latest change has TOAST placeholders to fill from earlier changes that were
+    /// not given (`rows` is then not the key's row: the merge must be redone with them).
+    pub incomplete: bool,
 }
 
 /// Fills TOAST placeholders with the previous version's values (null without one).
@@ -78,11 +81,14 @@ fn has_unavailable(row: &Row) -> bool {
 /// `current` mode: the latest change wins; deletes remove the row. Only the changes since the
 /// last delete are decoded, and only the last one unless it leaves TOAST gaps to fill.
 ///
-/// `deletes[i]` tells whether `changes[i]` is a delete (see `Groups::deletes`).
+/// `deletes[i]` tells whether `changes[i]` is a delete (see `Groups::deletes`). `complete`
+/// tells whether `changes` are all of the key's changes since `existing`, or only its latest one
+/// (see `Applied::incomplete`).
 pub(crate) fn current(
     mut existing: Vec<Row>,
     changes: &[&Change],
     deletes: &[bool],
+    complete: bool,
     decode: &Decoder<'_>,
     layout: &Layout,
 ) -> Result<Applied, MergeError> {
@@ -105,9 +111,19 @@ pub(crate) fn current(
             was_live,
             is_live,
             changed,
+            incomplete: false,
         });
     };
     let mut row = decode(last)?;
+    if has_unavailable(&row) && !complete {
+        return Ok(Applied {
+            rows: Vec::new(),
+            was_live,
+            is_live: true,
+            changed,
+            incomplete: true,
+        });
+    }
     if has_unavailable(&row) {
         // Replay the chain so each placeholder takes the value current at its change.
         let mut state = base;
@@ -123,6 +139,7 @@ pub(crate) fn current(
         was_live,
         is_live: true,
         changed,
+        incomplete: false,
     })
 }
 
@@ -169,5 +186,6 @@ pub(crate) fn scd2(
         was_live,
         is_live: open.is_some(),
         changed,
+        incomplete: false,
     })
 }

@@ -44,6 +44,21 @@ impl Change {
     pub fn key_num(&self) -> Option<i64> {
         self.key.first_int()
     }
+
+    /// A change of `key` at `order` pointing at no bronze row (for tests of what is done with
+    /// keys and orders alone).
+    #[cfg(test)]
+    pub fn for_test(key: Key, order: OrderingKey, action: Action) -> Self {
+        Change {
+            action,
+            key,
+            order,
+            ts_micros: 0,
+            batch: 0,
+            row: 0,
+            schema: None,
+        }
+    }
 }
 
 /// The bronze texts that changes point at (each batch's topic and `after` columns; the other
@@ -102,6 +117,8 @@ pub(crate) struct Extracted {
     /// The changes in bronze order, in parts (one per file read: joining them would copy them
     /// all once more).
     parts: Vec<Vec<Change>>,
+    /// How many changes were read (including any taken out with [`Extracted::take_changes`]).
+    count: usize,
     /// Truncate events (`op: t`): counted and logged, not applied.
     pub truncates: u64,
     /// Column names seen in upserted rows, in order of appearance, with a type guessed from
@@ -209,6 +226,7 @@ impl Extracted {
             change.batch = change.batch.checked_add(offset).ok_or_else(too_many)?;
         }
         self.parts.append(&mut other.parts);
+        self.count += other.count;
         self.truncates += other.truncates;
         for schema in other.schemas {
             if !self.schemas.iter().any(|s| Arc::ptr_eq(s, &schema)) {
@@ -224,6 +242,11 @@ impl Extracted {
         Ok(())
     }
 
+    /// The changes in bronze order, part by part.
+    pub fn parts(&self) -> &[Vec<Change>] {
+        &self.parts
+    }
+
     /// The changes, in bronze order.
     pub fn changes(&self) -> impl Iterator<Item = &Change> + Clone {
         self.parts.iter().flatten()
@@ -231,7 +254,28 @@ impl Extracted {
 
     /// How many changes.
     pub fn len(&self) -> usize {
-        self.parts.iter().map(Vec::len).sum()
+        self.count
+    }
+
+    /// Takes the changes out (they are still counted), numbering their bronze batches from
+    /// `batch_offset` as [`Extracted::append`] would: for a merge that keeps only some of them.
+    pub fn take_changes(&mut self, batch_offset: usize) -> Result<Vec<Change>, MergeError> {
+        if !self.unkeyed.is_empty() {
+            return Err(MergeError::Config(
+                "internal: deletes taken before they were keyed".into(),
+            ));
+        }
+        let offset = u32::try_from(batch_offset).map_err(|_| too_many())?;
+        let mut parts = std::mem::take(&mut self.parts);
+        let mut changes = if parts.len() == 1 {
+            parts.pop().unwrap_or_default()
+        } else {
+            parts.into_iter().flatten().collect()
+        };
+        for change in &mut changes {
+            change.batch = change.batch.checked_add(offset).ok_or_else(too_many)?;
+        }
+        Ok(changes)
     }
 
     /// Whether some deletes still need their key (see [`Extracted::key_deletes`]).
@@ -495,6 +539,7 @@ pub(crate) fn extract(
         }
     }
     out.seen = seen.columns;
+    out.count = changes.len();
     out.parts.push(changes);
     Ok(out)
 }

@@ -1,20 +1,16 @@
 //! Changes grouped by key, each group in merge order, in one flat array.
 
-use std::collections::HashMap;
-
 use flowctl_cdc::OrderingKey;
 
 use crate::changes::{Action, Change};
-use crate::values::{FastState, Key};
+use crate::keys::{KeyIndex, PREFETCH_DISTANCE};
+use crate::values::Key;
 
 /// Numbers the keys of changes as they arrive in bronze order (part by part, e.g. while later
 /// bronze files are still being read), then builds the [`Groups`].
 #[derive(Default)]
 pub(crate) struct Grouping {
-    /// Integer keys are looked up by value: comparing a borrowed key would read the change it
-    /// lives in, a cache miss per change once there are more changes than cache.
-    ints: HashMap<i64, usize, FastState>,
-    texts: HashMap<String, usize, FastState>,
+    keys: KeyIndex,
     /// Each change's group, in bronze order.
     ids: Vec<usize>,
     /// The merge order of each group's last change so far, and whether the group's changes
@@ -24,26 +20,30 @@ pub(crate) struct Grouping {
 }
 
 impl Grouping {
-    /// Numbers the keys of the next `count` changes in bronze order.
-    pub fn add<'c>(&mut self, changes: impl Iterator<Item = &'c Change>, count: usize) {
+    /// Numbers the keys of the next changes in bronze order.
+    pub fn add(&mut self, parts: &[Vec<Change>]) {
+        for part in parts {
+            self.add_part(part);
+        }
+    }
+
+    fn add_part(&mut self, changes: &[Change]) {
+        let count = changes.len();
         if self.ids.is_empty() {
             // Room for as many keys as the first part has changes (up to a million): a large
             // map grown one key at a time rehashes several times.
             let room = count.min(1 << 20);
-            self.ints.reserve(room);
+            self.keys.reserve(room);
             self.last.reserve(room);
             self.unsorted.reserve(room);
         }
         self.ids.reserve(count);
-        for c in changes {
+        for (i, c) in changes.iter().enumerate() {
+            if let Some(ahead) = changes.get(i + PREFETCH_DISTANCE) {
+                self.keys.prefetch(&ahead.key);
+            }
             let next = self.last.len();
-            let g = match &c.key {
-                Key::Int(n) => *self.ints.entry(*n).or_insert(next),
-                Key::Text(t) => match self.texts.get(t.as_str()) {
-                    Some(&g) => g,
-                    None => *self.texts.entry(t.clone()).or_insert(next),
-                },
-            };
+            let g = self.keys.slot(&c.key, next);
             if g == next {
                 self.last.push(c.order);
                 self.unsorted.push(false);
@@ -58,8 +58,7 @@ impl Grouping {
     /// The groups of `changes`: every change [`Grouping::add`] was given, in the same order.
     pub fn finish<'c>(self, changes: impl Iterator<Item = &'c Change> + Clone) -> Groups<'c> {
         let Self {
-            ints,
-            texts,
+            keys,
             ids,
             last,
             unsorted,
@@ -91,8 +90,7 @@ impl Grouping {
             }
         }
         Groups {
-            ints,
-            texts,
+            keys,
             bounds,
             flat,
             deletes,
@@ -103,8 +101,7 @@ impl Grouping {
 /// The changes of each touched key. Groups are numbered in order of first appearance; their
 /// changes share one allocation (a counting sort) instead of a vector per key.
 pub(crate) struct Groups<'c> {
-    ints: HashMap<i64, usize, FastState>,
-    texts: HashMap<String, usize, FastState>,
+    keys: KeyIndex,
     /// Group `g` is `flat[bounds[g]..bounds[g + 1]]`.
     bounds: Vec<usize>,
     flat: Vec<&'c Change>,
@@ -114,6 +111,17 @@ pub(crate) struct Groups<'c> {
 }
 
 impl<'c> Groups<'c> {
+    /// One group per key holding only its latest change, `latest[g]` being the change of the
+    /// key `keys` numbers `g` (see [`crate::winners::Winners`]).
+    pub fn of_latest(keys: KeyIndex, latest: &'c [Change]) -> Self {
+        Groups {
+            keys,
+            bounds: (0..=latest.len()).collect(),
+            flat: latest.iter().collect(),
+            deletes: latest.iter().map(|c| c.action == Action::Delete).collect(),
+        }
+    }
+
     /// How many keys.
     pub fn len(&self) -> usize {
         self.bounds.len().saturating_sub(1)
@@ -121,11 +129,7 @@ impl<'c> Groups<'c> {
 
     /// The group number of a key, if it has changes.
     pub fn find(&self, key: &Key) -> Option<usize> {
-        match key {
-            Key::Int(n) => self.ints.get(n),
-            Key::Text(t) => self.texts.get(t.as_str()),
-        }
-        .copied()
+        self.keys.find(key)
     }
 
     /// Group `g`'s changes, in merge order (stable: ties keep bronze order).

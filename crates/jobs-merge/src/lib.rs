@@ -23,11 +23,13 @@ mod decode;
 mod error;
 mod group;
 mod json_scan;
+mod keys;
 mod merge;
 mod plugin;
 mod row_scan;
 mod source;
 mod values;
+mod winners;
 
 use std::sync::Arc;
 

@@ -22,6 +22,7 @@ use crate::decode::Decoders;
 use crate::error::MergeError;
 use crate::group::Groups;
 use crate::source;
+use crate::source::{Keep, Kept};
 use crate::values::{self, Key, storage_of_arrow};
 
 /// SCD2 column: when the version became current (the change's source time).
@@ -92,17 +93,39 @@ pub async fn merge(
     hooks: &MergeHooks,
 ) -> Result<MergeOutcome, MergeError> {
     let plan = Plan::new(config)?;
+    // SCD2 makes a version of every change; `current` needs only each key's latest one.
+    let mut keep = if plan.is_scd2() {
+        Keep::Every
+    } else {
+        Keep::Latest
+    };
     let mut attempt = 0;
     loop {
-        match merge_once(lake, &plan, hooks, attempt).await {
+        match merge_once(lake, &plan, hooks, attempt, keep).await {
             Err(e) if e.is_conflict() && attempt + 1 < MAX_ATTEMPTS => attempt += 1,
-            Ok(mut outcome) => {
+            Ok(Attempt::Done(mut outcome)) => {
                 outcome.attempts = attempt + 1;
                 return Ok(outcome);
+            }
+            // Nothing was written: read again, keeping every change.
+            Ok(Attempt::NeedsEveryChange) if keep == Keep::Latest => keep = Keep::Every,
+            Ok(Attempt::NeedsEveryChange) => {
+                return Err(MergeError::Config(
+                    "internal: a merge keeping every change asked for them again".into(),
+                ));
             }
             Err(e) => return Err(e),
         }
     }
+}
+
+/// How a merge attempt ended (errors aside).
+enum Attempt {
+    /// Committed, or nothing to do.
+    Done(MergeOutcome),
+    /// Kept only each key's latest change, and a key needs its earlier ones: a latest change
+    /// with TOAST placeholders whose values come from them.
+    NeedsEveryChange,
 }
 
 /// The validated configuration.
@@ -178,7 +201,8 @@ async fn merge_once(
     plan: &Plan<'_>,
     hooks: &MergeHooks,
     attempt: u32,
-) -> Result<MergeOutcome, MergeError> {
+    keep: Keep,
+) -> Result<Attempt, MergeError> {
     let bronze = lake.load_table(&plan.source).await?;
     let silver = if lake.table_exists(&plan.target).await? {
         Some(lake.load_table(&plan.target).await?)
@@ -204,19 +228,19 @@ async fn merge_once(
         .unwrap_or(0);
     let pending = bronze.snapshots_after(processed)?;
     let Some(last) = pending.last().map(|s| s.snapshot_id) else {
-        return Ok(MergeOutcome {
+        return Ok(Attempt::Done(MergeOutcome {
             rows: live_before,
             source_snapshot: processed,
             ..MergeOutcome::default()
-        });
+        }));
     };
     let ids: Vec<i64> = pending.iter().map(|s| s.snapshot_id).collect();
     // The changes point at their texts in `events`, which live until the rows are applied.
     let source::Bronze {
         events,
         extracted,
-        grouping,
-    } = source::read_changes(&bronze, &ids, plan.config, &plan.declared).await?;
+        kept,
+    } = source::read_changes(&bronze, &ids, plan.config, &plan.declared, keep).await?;
 
     let wanted = wanted_columns(plan, &extracted, silver.as_ref())?;
     let silver = match silver {
@@ -237,11 +261,11 @@ async fn merge_once(
         }
         None if wanted.is_empty() => {
             // No row to learn the columns from yet: nothing to create, nothing lost.
-            return Ok(MergeOutcome {
+            return Ok(Attempt::Done(MergeOutcome {
                 changes: extracted.len() as u64,
                 truncates_ignored: extracted.truncates,
                 ..MergeOutcome::default()
-            });
+            }));
         }
         None => {
             let mut columns: Vec<Column> = wanted
@@ -274,8 +298,16 @@ async fn merge_once(
         })
         .collect::<Result<_, _>>()?;
 
-    // Group the changes by key, each group in merge order.
-    let groups = grouping.finish(extracted.changes());
+    // Group the changes by key, each group in merge order (or one per key: its latest).
+    let mut latest: Vec<Change> = Vec::new();
+    let (groups, superseded) = match kept {
+        Kept::Every(grouping) => (grouping.finish(extracted.changes()), Vec::new()),
+        Kept::Latest(winners) => {
+            let (keys, changes, superseded) = winners.into_parts();
+            latest = changes;
+            (Groups::of_latest(keys, &latest), superseded)
+        }
+    };
 
     // Read only the files that may hold a touched key, keep the rows of untouched keys.
     let candidates = candidate_files(&silver, plan, &groups).await?;
@@ -310,12 +342,16 @@ async fn merge_once(
     let decoders = Decoders::new(plan, &schema);
     let step = ApplyStep {
         groups: &groups,
+        superseded: &superseded,
         events: &events,
         decoders: &decoders,
         layout: &layout,
         scd2: plan.is_scd2(),
     };
     let (applied, tally) = step.run_all(stored)?;
+    if tally.incomplete {
+        return Ok(Attempt::NeedsEveryChange);
+    }
     let mut outcome = MergeOutcome {
         changes: extracted.len() as u64,
         truncates_ignored: extracted.truncates,
@@ -338,7 +374,7 @@ async fn merge_once(
     // What the merge built is freed on another thread while this one writes and commits: a
     // million changes, the bronze batches and the rows are hundreds of megabytes to hand back.
     drop(groups);
-    free_in_background((events, extracted, output));
+    free_in_background((events, extracted, latest, output));
     let live_after = (live_before + outcome.inserted).saturating_sub(outcome.deleted);
     let summary = BTreeMap::from([
         (SILVER_SOURCE_SNAPSHOT_KEY.to_owned(), last.to_string()),
@@ -354,7 +390,7 @@ async fn merge_once(
     outcome.source_snapshot = Some(last);
     outcome.silver_snapshot = Some(committed);
     outcome.replaced_files = replaced;
-    Ok(outcome)
+    Ok(Attempt::Done(outcome))
 }
 
 /// The data columns silver must have for these changes: the existing ones, then new ones in
@@ -507,11 +543,15 @@ struct Tally {
     inserted: u64,
     updated: u64,
     deleted: u64,
+    /// Some key needs its earlier changes, which were not kept (see `Applied::incomplete`).
+    incomplete: bool,
 }
 
 /// Applying each group's changes to its stored rows.
 struct ApplyStep<'a, 'c> {
     groups: &'a Groups<'c>,
+    /// With only each key's latest change kept: whether each key (group) had others.
+    superseded: &'a [bool],
     events: &'a changes::Events,
     decoders: &'a Decoders,
     layout: &'a Layout,
@@ -540,6 +580,7 @@ impl ApplyStep<'_, '_> {
         tally.inserted += t.inserted;
         tally.updated += t.updated;
         tally.deleted += t.deleted;
+        tally.incomplete |= t.incomplete;
         Ok((rows, tally))
     }
 
@@ -555,17 +596,24 @@ impl ApplyStep<'_, '_> {
                 was_live,
                 is_live,
                 changed,
+                incomplete,
             } = if self.scd2 {
                 apply::scd2(existing, group, &decode, self.layout)?
             } else {
+                let complete = !self.superseded.get(g).copied().unwrap_or(false);
                 apply::current(
                     existing,
                     group,
                     self.groups.deletes(g),
+                    complete,
                     &decode,
                     self.layout,
                 )?
             };
+            if incomplete {
+                tally.incomplete = true;
+                return Ok((Vec::new(), tally));
+            }
             if changed {
                 match (was_live, is_live) {
                     (false, true) => tally.inserted += 1,

@@ -14,13 +14,30 @@ use crate::changes::{self, Events, Extracted};
 use crate::config::MergeConfig;
 use crate::error::MergeError;
 use crate::group::Grouping;
+use crate::winners::Winners;
 
-/// The changes a merge read, the bronze texts they point at, and their keys numbered.
-#[derive(Default)]
+/// Which changes a merge keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Every change, grouped by key (SCD2 makes a version of each).
+    Every,
+    /// Only each key's latest change (`current` mode; see [`Winners`]).
+    Latest,
+}
+
+/// The changes a merge kept, by key.
+pub(crate) enum Kept {
+    /// Every change (their memory is in `Extracted`), keys numbered.
+    Every(Grouping),
+    /// Each key's latest change.
+    Latest(Winners),
+}
+
+/// The changes a merge read, the bronze texts they point at, and the changes it kept.
 pub(crate) struct Bronze {
     pub events: Events,
     pub extracted: Extracted,
-    pub grouping: Grouping,
+    pub kept: Kept,
 }
 
 /// Reads the rows added by `snapshot_ids` (in that order) and extracts their changes.
@@ -29,6 +46,7 @@ pub(crate) async fn read_changes(
     snapshot_ids: &[i64],
     config: &MergeConfig,
     declared: &HashMap<String, cdc::ColumnType>,
+    keep: Keep,
 ) -> Result<Bronze, MergeError> {
     let mut files = Vec::new();
     for id in snapshot_ids {
@@ -47,10 +65,12 @@ pub(crate) async fn read_changes(
             let declared = declared.clone();
             AbortOnDrop(tokio::spawn(async move {
                 // The semaphore is never closed; a closed one would only mean no limit.
-                let _permit = permits.acquire_owned().await.ok();
+                let permit = permits.acquire_owned().await.ok();
                 let batches = table
                     .read_files_columns(std::slice::from_ref(&file), &changes::READ_COLUMNS)
                     .await?;
+                // Decoding the next file overlaps with scanning this one.
+                drop(permit);
                 // Scanning is CPU-bound: off the async workers.
                 let scanned = tokio::task::spawn_blocking({
                     let (config, declared) = (config.clone(), declared.clone());
@@ -73,12 +93,22 @@ pub(crate) async fn read_changes(
             }))
         })
         .collect();
-    let mut bronze = Bronze::default();
+    let mut bronze = Bronze {
+        events: Events::default(),
+        extracted: Extracted::default(),
+        kept: match keep {
+            Keep::Every => Kept::Every(Grouping::default()),
+            Keep::Latest => Kept::Latest(Winners::default()),
+        },
+    };
     // In file order: ties in merge order keep bronze order.
     for mut task in tasks {
-        let (events, part) = joined((&mut task.0).await)??;
+        let (events, mut part) = joined((&mut task.0).await)??;
         // Keys are numbered as files arrive, while later files are still being read.
-        bronze.grouping.add(part.changes(), part.len());
+        match &mut bronze.kept {
+            Kept::Every(grouping) => grouping.add(part.parts()),
+            Kept::Latest(winners) => winners.add(part.take_changes(bronze.events.len())?),
+        }
         bronze.extracted.append(part, bronze.events.len())?;
         bronze.events.append(events);
     }

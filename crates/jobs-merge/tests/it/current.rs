@@ -493,3 +493,51 @@ async fn deletes_deep_in_a_large_bronze_file_find_their_keys() {
         assert!(ids.contains(&(id - 1)));
     }
 }
+
+#[tokio::test]
+async fn toast_placeholders_in_a_latest_change_take_the_values_before_it() {
+    let mut fx = Lake::new().await;
+    let cfg = config("silver.t", "t", &["id"], MergeMode::Current);
+    let toast = "__debezium_unavailable_value";
+    let row = |id: i64, v: i64, bio: &str| json!({"id": id, "v": v, "bio": bio});
+    fx.bronze(&[
+        event("t", "c", Value::Null, row(1, 1, "one"), 100, 1),
+        event("t", "c", Value::Null, row(2, 1, "two"), 101, 1),
+    ])
+    .await;
+    fx.merge(&cfg).await;
+    fx.bronze(&[
+        // Key 1's only change in this merge: its placeholder takes the stored value.
+        event("t", "u", Value::Null, row(1, 2, toast), 200, 2),
+        // Key 2: deleted, created again, then updated with a placeholder: the value comes from
+        // the re-creation in the same merge, not from the row stored before the delete.
+        event("t", "d", row(2, 1, "two"), Value::Null, 201, 2),
+        event("t", "c", Value::Null, row(2, 3, "two again"), 202, 2),
+        event("t", "u", Value::Null, row(2, 4, toast), 203, 2),
+        // Key 3: a placeholder in its first change ever: nothing to take, so null.
+        event("t", "c", Value::Null, row(3, 1, toast), 204, 2),
+        // Key 4: later changes without placeholders win as usual.
+        event("t", "c", Value::Null, row(4, 1, toast), 205, 2),
+        event("t", "u", Value::Null, row(4, 2, "four"), 206, 2),
+    ])
+    .await;
+    let out = fx.merge(&cfg).await;
+    assert_eq!(
+        (out.inserted, out.updated, out.deleted, out.rows),
+        (2, 2, 0, 4)
+    );
+    let rows = fx.rows("silver.t").await;
+    let cells: Vec<(Value, Value, Value)> = rows
+        .iter()
+        .map(|r| (r["id"].clone(), r["v"].clone(), r["bio"].clone()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            (json!(1), json!(2), json!("one")),
+            (json!(2), json!(4), json!("two again")),
+            (json!(3), json!(1), Value::Null),
+            (json!(4), json!(2), json!("four")),
+        ]
+    );
+}
