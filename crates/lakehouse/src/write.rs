@@ -12,6 +12,7 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use uuid::Uuid;
 
 use crate::error::{LakehouseError, Result};
@@ -32,10 +33,7 @@ pub(crate) async fn write_data_files(
     }
     let schema = metadata.current_schema().clone();
     let arrow_schema = arrow_schema_of(&schema)?;
-    // parquet-rs defaults to uncompressed pages, ~20× larger for CDC payloads.
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
+    let properties = writer_properties(batches);
     let parquet = ParquetWriterBuilder::new(properties, schema);
     let locations = DefaultLocationGenerator::new(metadata)?;
     let names =
@@ -54,6 +52,73 @@ pub(crate) async fn write_data_files(
         writer.write(conform_batch(batch, &arrow_schema)?).await?;
     }
     Ok(writer.close().await?)
+}
+
+/// Rows of each column looked at to decide whether to dictionary-encode it.
+const DICTIONARY_SAMPLE_ROWS: usize = 4096;
+
+/// Parquet settings for writing `batches`: ZSTD pages, and dictionary encoding only for the
+/// columns whose values repeat.
+///
+/// parquet-rs dictionary-encodes every column and falls back to plain pages only once a
+/// dictionary outgrows its page: for a column of distinct values (keys, offsets, LSNs, event
+/// times, JSON payloads) that hashes every value into a dictionary that only makes the file
+/// bigger. So each column's first rows are sampled: a column whose sample is mostly distinct
+/// values is written plain.
+fn writer_properties(batches: &[RecordBatch]) -> WriterProperties {
+    // parquet-rs defaults to uncompressed pages, ~20× larger for CDC payloads.
+    let mut builder =
+        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    if let Some(sample) = batches.iter().find(|b| b.num_rows() > 0) {
+        let rows = sample.num_rows().min(DICTIONARY_SAMPLE_ROWS);
+        let schema = sample.schema();
+        for (field, column) in schema.fields().iter().zip(sample.columns()) {
+            let distinct = distinct_values(column.slice(0, rows).as_ref());
+            if distinct.is_some_and(|n| n * 2 > rows) {
+                builder = builder
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+            }
+        }
+    }
+    builder.build()
+}
+
+/// How many distinct values `array` holds (nulls aside), for flat columns of primitive, text
+/// or binary values; `None` for other types.
+fn distinct_values(array: &dyn arrow_array::Array) -> Option<usize> {
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    let mut seen: std::collections::HashSet<&[u8], foldhash::fast::RandomState> =
+        std::collections::HashSet::default();
+    let data;
+    match array.data_type() {
+        DataType::Utf8 => seen.extend(array.as_string::<i32>().iter().flatten().map(str::as_bytes)),
+        DataType::LargeUtf8 => {
+            seen.extend(array.as_string::<i64>().iter().flatten().map(str::as_bytes))
+        }
+        DataType::Utf8View => {
+            seen.extend(array.as_string_view().iter().flatten().map(str::as_bytes))
+        }
+        DataType::Binary => seen.extend(array.as_binary::<i32>().iter().flatten()),
+        DataType::LargeBinary => seen.extend(array.as_binary::<i64>().iter().flatten()),
+        ty if ty.is_primitive() => {
+            let width = ty.primitive_width()?;
+            data = array.to_data();
+            let values = data.buffers().first()?.as_slice();
+            let start = data.offset() * width;
+            let values = values.get(start..start + data.len() * width)?;
+            let nulls = data.nulls();
+            seen.extend(
+                values
+                    .chunks_exact(width)
+                    .enumerate()
+                    .filter(|(i, _)| nulls.is_none_or(|n| n.is_valid(*i)))
+                    .map(|(_, v)| v),
+            );
+        }
+        _ => return None,
+    }
+    Some(seen.len())
 }
 
 /// [`write_data_files`] for each group of batches, the groups written concurrently (up to one
@@ -99,5 +164,66 @@ pub(crate) struct AbortOnDrop<T>(pub(crate) tokio::task::JoinHandle<T>);
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn only_columns_whose_values_repeat_are_dictionary_encoded() {
+        let rows = 10_000;
+        let column = |values: ArrayRef| values;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "offset",
+                column(Arc::new(Int64Array::from_iter_values(0..rows))),
+            ),
+            (
+                "op",
+                column(Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| ["c", "u", "d"][i as usize % 3]),
+                ))),
+            ),
+            (
+                "after",
+                column(Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| format!("{{\"id\":{i}}}")),
+                ))),
+            ),
+            (
+                "partition",
+                column(Arc::new(Int32Array::from_iter_values(
+                    (0..rows).map(|i| (i % 3) as i32),
+                ))),
+            ),
+            (
+                // Mostly null: the few values repeat.
+                "note",
+                column(Arc::new(Int64Array::from_iter(
+                    (0..rows).map(|i| (i % 100 == 0).then_some(7)),
+                ))),
+            ),
+        ])
+        .unwrap();
+        let properties = writer_properties(&[batch.slice(0, 0), batch]);
+        let dictionary = |name: &str| properties.dictionary_enabled(&ColumnPath::from(name));
+        assert!(!dictionary("offset"));
+        assert!(!dictionary("after"));
+        assert!(dictionary("op"));
+        assert!(dictionary("partition"));
+        assert!(dictionary("note"));
+        assert!(dictionary("a_column_not_in_the_batch"));
+        assert_eq!(
+            properties.compression(&ColumnPath::from("after")),
+            Compression::ZSTD(ZstdLevel::default())
+        );
+        // Nothing to sample: the defaults.
+        assert!(writer_properties(&[]).dictionary_enabled(&ColumnPath::from("offset")));
     }
 }
