@@ -404,13 +404,19 @@ fn too_many() -> MergeError {
 ///
 /// Only the key columns of an upsert's row are read here, and only the winners' rows are
 /// decoded later: most changes are overtaken by a later change of their key.
+///
+/// The changes are written into `buffer` (emptied first): a merge that keeps only some changes
+/// hands each part's buffer back for the next file, instead of mapping fresh memory per file.
 pub(crate) fn extract(
     batches: &[RecordBatch],
     config: &MergeConfig,
     declared: &HashMap<String, cdc::ColumnType>,
+    buffer: Vec<Change>,
 ) -> Result<Extracted, MergeError> {
     let mut out = Extracted::default();
-    let mut changes = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    let mut changes = buffer;
+    changes.clear();
+    changes.reserve(batches.iter().map(RecordBatch::num_rows).sum());
     let mut schemas: HashMap<String, Arc<Vec<cdc::Column>>> = HashMap::new();
     // Events of one table mostly share one schema text: compare with the last one before hashing.
     let mut last_schema: Option<(&str, Arc<Vec<cdc::Column>>)> = None;

@@ -23,9 +23,9 @@ pub(crate) struct Winners {
 }
 
 impl Winners {
-    /// Takes in the next changes in bronze order. Their memory is reused for the next part: a
-    /// merge of a million changes holds only one per key.
-    pub fn add(&mut self, changes: Vec<Change>) {
+    /// Takes in the next changes in bronze order, leaving `changes` empty (its memory can be
+    /// reused for the next part: a merge of a million changes holds only one per key).
+    pub fn add(&mut self, changes: &mut Vec<Change>) {
         if self.latest.is_empty() {
             // Room for as many keys as the first part has changes (up to a million): a large
             // map grown one key at a time rehashes several times.
@@ -34,7 +34,7 @@ impl Winners {
             self.latest.reserve(room);
             self.superseded.reserve(room);
         }
-        let mut changes = changes.into_iter();
+        let mut changes = changes.drain(..);
         while let Some(change) = changes.next() {
             if let Some(ahead) = changes.as_slice().get(PREFETCH_DISTANCE - 1) {
                 self.keys.prefetch(&ahead.key);
@@ -80,13 +80,13 @@ mod tests {
     #[test]
     fn the_latest_change_in_merge_order_wins_and_ties_go_to_the_later_one() {
         let mut winners = Winners::default();
-        winners.add(vec![
+        winners.add(&mut vec![
             change(1, 10, Some(100), Action::Upsert),
             change(2, 11, Some(101), Action::Upsert),
             // Arrives later with an older LSN (a re-delivery): does not win.
             change(1, 12, Some(99), Action::Delete),
         ]);
-        winners.add(vec![
+        winners.add(&mut vec![
             change(2, 13, Some(105), Action::Delete),
             change(3, 14, Some(106), Action::Upsert),
         ]);
@@ -103,8 +103,16 @@ mod tests {
         // Equal merge order: the later change in bronze order wins.
         let mut tie = Winners::default();
         let same = OrderingKey::new(Some(7), None, 1, 0);
-        tie.add(vec![Change::for_test(Key::int(9), same, Action::Upsert)]);
-        tie.add(vec![Change::for_test(Key::int(9), same, Action::Delete)]);
+        tie.add(&mut vec![Change::for_test(
+            Key::int(9),
+            same,
+            Action::Upsert,
+        )]);
+        tie.add(&mut vec![Change::for_test(
+            Key::int(9),
+            same,
+            Action::Delete,
+        )]);
         assert_eq!(tie.into_parts().1[0].action, Action::Delete);
     }
 }
