@@ -83,6 +83,10 @@ pub struct MergeOutcome {
     pub truncates_ignored: u64,
     /// Commit attempts made (1 without conflicts).
     pub attempts: u32,
+    /// Bronze was read a second time, keeping every change: a key's latest change had TOAST
+    /// placeholders whose values come from the key's earlier changes in the same merge
+    /// (`current` mode keeps only each key's latest change otherwise).
+    pub reread_for_toast: bool,
 }
 
 /// Runs the merge, redoing it from a fresh read after a commit conflict (at most
@@ -105,6 +109,7 @@ pub async fn merge(
             Err(e) if e.is_conflict() && attempt + 1 < MAX_ATTEMPTS => attempt += 1,
             Ok(Attempt::Done(mut outcome)) => {
                 outcome.attempts = attempt + 1;
+                outcome.reread_for_toast = keep == Keep::Every && !plan.is_scd2();
                 return Ok(outcome);
             }
             // Nothing was written: read again, keeping every change.

@@ -105,11 +105,16 @@ impl JobPlugin for MergeJob {
                 outcome.deleted,
                 outcome.rows,
                 outcome.replaced_files.len(),
-                if outcome.truncates_ignored > 0 {
-                    format!("; {} truncate event(s) ignored", outcome.truncates_ignored)
-                } else {
-                    String::new()
-                }
+                [
+                    (outcome.truncates_ignored > 0)
+                        .then(|| format!("; {} truncate event(s) ignored", outcome.truncates_ignored)),
+                    outcome.reread_for_toast.then(|| {
+                        "; bronze read twice: a latest change had TOAST placeholders to fill from earlier changes".to_owned()
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<String>()
             ),
         });
         Ok(outputs(&outcome))

@@ -505,7 +505,7 @@ async fn toast_placeholders_in_a_latest_change_take_the_values_before_it() {
         event("t", "c", Value::Null, row(2, 1, "two"), 101, 1),
     ])
     .await;
-    fx.merge(&cfg).await;
+    assert!(!fx.merge(&cfg).await.reread_for_toast);
     fx.bronze(&[
         // Key 1's only change in this merge: its placeholder takes the stored value.
         event("t", "u", Value::Null, row(1, 2, toast), 200, 2),
@@ -526,6 +526,9 @@ async fn toast_placeholders_in_a_latest_change_take_the_values_before_it() {
         (out.inserted, out.updated, out.deleted, out.rows),
         (2, 2, 0, 4)
     );
+    // Key 2's latest change has a placeholder and earlier changes in this merge: only a second
+    // read keeping every change can fill it.
+    assert!(out.reread_for_toast);
     let rows = fx.rows("silver.t").await;
     let cells: Vec<(Value, Value, Value)> = rows
         .iter()
@@ -539,5 +542,17 @@ async fn toast_placeholders_in_a_latest_change_take_the_values_before_it() {
             (json!(3), json!(1), Value::Null),
             (json!(4), json!(2), json!("four")),
         ]
+    );
+
+    // A placeholder in a key's only change of a merge is filled from the stored row, without a
+    // second read.
+    fx.bronze(&[event("t", "u", Value::Null, row(4, 3, toast), 300, 3)])
+        .await;
+    let out = fx.merge(&cfg).await;
+    assert!(!out.reread_for_toast);
+    let rows = fx.rows("silver.t").await;
+    assert_eq!(
+        (&rows[3]["v"], &rows[3]["bio"]),
+        (&json!(3), &json!("four"))
     );
 }
