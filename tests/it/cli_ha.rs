@@ -184,9 +184,14 @@ fn when_one_scheduler_is_killed_the_others_finish_its_runs() {
     }
     let counts = effects(&project);
     assert_eq!(counts.len(), 12 * 22, "every step of every run ran");
-    // A step killed after its side effect but before it was recorded runs again (at least
-    // once); every other step exactly once.
+    // SIGKILL leaves the killed scheduler's step processes running: they finish and write
+    // their side effect, and the other schedulers run those steps again once its lease has
+    // expired. So each step it had in flight runs twice — at most `max_active_runs` (4) runs
+    // × 20 parallel steps — and every other step exactly once.
     let twice = counts.values().filter(|n| **n > 1).count();
-    assert!(twice <= 20, "{twice} steps ran more than once");
-    assert!(counts.values().all(|n| *n <= 2));
+    assert!(twice <= 4 * 20, "{twice} steps ran more than once");
+    assert!(
+        counts.values().all(|n| *n <= 2),
+        "a step ran three times or more: {counts:?}"
+    );
 }
