@@ -56,6 +56,9 @@ pub(crate) async fn write_data_files(
 
 /// Rows of each column looked at to decide whether to dictionary-encode it.
 const DICTIONARY_SAMPLE_ROWS: usize = 4096;
+/// Below this many rows a write keeps parquet-rs's default (a few rows say little, and a
+/// small file costs little either way).
+const DICTIONARY_MIN_SAMPLE_ROWS: usize = 256;
 
 /// Parquet settings for writing `batches`: ZSTD pages, and dictionary encoding only for the
 /// columns whose values repeat.
@@ -69,56 +72,98 @@ fn writer_properties(batches: &[RecordBatch]) -> WriterProperties {
     // parquet-rs defaults to uncompressed pages, ~20× larger for CDC payloads.
     let mut builder =
         WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
-    if let Some(sample) = batches.iter().find(|b| b.num_rows() > 0) {
-        let rows = sample.num_rows().min(DICTIONARY_SAMPLE_ROWS);
-        let schema = sample.schema();
-        for (field, column) in schema.fields().iter().zip(sample.columns()) {
-            let distinct = distinct_values(column.slice(0, rows).as_ref());
-            if distinct.is_some_and(|n| n * 2 > rows) {
-                builder = builder
-                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+    let Some(first) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return builder.build();
+    };
+    for field in first.schema().fields() {
+        let mut distinct = DistinctValues::default();
+        let mut rows = 0;
+        for column in batches
+            .iter()
+            .filter_map(|b| b.column_by_name(field.name()))
+        {
+            let take = column.len().min(DICTIONARY_SAMPLE_ROWS - rows);
+            if !distinct.add(column.slice(0, take).as_ref()) {
+                // A type the sample does not read: keep the default.
+                rows = 0;
+                break;
             }
+            rows += take;
+            if rows == DICTIONARY_SAMPLE_ROWS {
+                break;
+            }
+        }
+        if rows >= DICTIONARY_MIN_SAMPLE_ROWS && distinct.count() * 2 > rows {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
         }
     }
     builder.build()
 }
 
-/// How many distinct values `array` holds (nulls aside), for flat columns of primitive, text
-/// or binary values; `None` for other types.
-fn distinct_values(array: &dyn arrow_array::Array) -> Option<usize> {
-    use arrow_array::cast::AsArray;
-    use arrow_schema::DataType;
-    let mut seen: std::collections::HashSet<&[u8], foldhash::fast::RandomState> =
-        std::collections::HashSet::default();
-    let data;
-    match array.data_type() {
-        DataType::Utf8 => seen.extend(array.as_string::<i32>().iter().flatten().map(str::as_bytes)),
-        DataType::LargeUtf8 => {
-            seen.extend(array.as_string::<i64>().iter().flatten().map(str::as_bytes))
-        }
-        DataType::Utf8View => {
-            seen.extend(array.as_string_view().iter().flatten().map(str::as_bytes))
-        }
-        DataType::Binary => seen.extend(array.as_binary::<i32>().iter().flatten()),
-        DataType::LargeBinary => seen.extend(array.as_binary::<i64>().iter().flatten()),
-        ty if ty.is_primitive() => {
-            let width = ty.primitive_width()?;
-            data = array.to_data();
-            let values = data.buffers().first()?.as_slice();
-            let start = data.offset() * width;
-            let values = values.get(start..start + data.len() * width)?;
-            let nulls = data.nulls();
-            seen.extend(
+/// Counts the distinct non-null values of flat columns of primitive, text or binary values (by
+/// hash: a collision only makes the count a little low).
+#[derive(Default)]
+struct DistinctValues {
+    hashes: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl DistinctValues {
+    /// Adds the values of `array`; `false` for a type it does not read.
+    fn add(&mut self, array: &dyn arrow_array::Array) -> bool {
+        use arrow_array::cast::AsArray;
+        use arrow_schema::DataType;
+        use std::hash::BuildHasher;
+        let hasher = self.hasher.clone();
+        let mut insert = |bytes: &[u8]| {
+            self.hashes.insert(hasher.hash_one(bytes));
+        };
+        match array.data_type() {
+            DataType::Utf8 => array
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .for_each(|v| insert(v.as_bytes())),
+            DataType::LargeUtf8 => array
+                .as_string::<i64>()
+                .iter()
+                .flatten()
+                .for_each(|v| insert(v.as_bytes())),
+            DataType::Utf8View => array
+                .as_string_view()
+                .iter()
+                .flatten()
+                .for_each(|v| insert(v.as_bytes())),
+            DataType::Binary => array.as_binary::<i32>().iter().flatten().for_each(insert),
+            DataType::LargeBinary => array.as_binary::<i64>().iter().flatten().for_each(insert),
+            ty if ty.is_primitive() => {
+                let Some(width) = ty.primitive_width() else {
+                    return false;
+                };
+                let data = array.to_data();
+                let Some(values) = data.buffers().first().map(|b| b.as_slice()) else {
+                    return false;
+                };
+                let start = data.offset() * width;
+                let Some(values) = values.get(start..start + data.len() * width) else {
+                    return false;
+                };
+                let nulls = data.nulls();
                 values
                     .chunks_exact(width)
                     .enumerate()
                     .filter(|(i, _)| nulls.is_none_or(|n| n.is_valid(*i)))
-                    .map(|(_, v)| v),
-            );
+                    .for_each(|(_, v)| insert(v));
+            }
+            _ => return false,
         }
-        _ => return None,
+        true
     }
-    Some(seen.len())
+
+    fn count(&self) -> usize {
+        self.hashes.len()
+    }
 }
 
 /// [`write_data_files`] for each group of batches, the groups written concurrently (up to one
@@ -223,7 +268,25 @@ mod tests {
             properties.compression(&ColumnPath::from("after")),
             Compression::ZSTD(ZstdLevel::default())
         );
-        // Nothing to sample: the defaults.
+        // Nothing to sample, or too little: the defaults.
         assert!(writer_properties(&[]).dictionary_enabled(&ColumnPath::from("offset")));
+        let few = RecordBatch::try_from_iter([(
+            "offset",
+            Arc::new(Int64Array::from_iter_values(0..100)) as ArrayRef,
+        )])
+        .unwrap();
+        assert!(
+            writer_properties(std::slice::from_ref(&few))
+                .dictionary_enabled(&ColumnPath::from("offset"))
+        );
+        // The sample spans batches: a small first batch does not decide alone.
+        let repeated = RecordBatch::try_from_iter([(
+            "offset",
+            Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i % 10))) as ArrayRef,
+        )])
+        .unwrap();
+        assert!(
+            writer_properties(&[few, repeated]).dictionary_enabled(&ColumnPath::from("offset"))
+        );
     }
 }
