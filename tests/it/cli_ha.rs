@@ -10,14 +10,22 @@ use std::time::{Duration, Instant};
 use crate::support::{TestDatabase, TestProject};
 
 /// A DAG of `width` parallel steps between a start and an end step, due every 5 minutes
-/// since an hour ago (12 intervals to catch up, 4 runs at a time). Each step appends
-/// `<dag>:<run_id> <step>` to effects.log: one line per execution.
+/// for exactly 12 intervals, all in the past (12 runs to catch up, 4 at a time). Each step
+/// appends `<dag>:<run_id> <step>` to effects.log: one line per execution.
+///
+/// The intervals are aligned on the 5-minute grid and bounded by `end_date`: a start date of
+/// "an hour ago" gave 11 due intervals when the test began late in a 5-minute window, and a
+/// 12th or 13th appeared while the test waited.
 fn fan_dag(id: &str, width: usize, sleep: &str) -> String {
-    let start = chrono::Utc::now() - chrono::Duration::minutes(62);
+    let now = chrono::Utc::now().timestamp();
+    let aligned = chrono::DateTime::from_timestamp(now - now.rem_euclid(300), 0).expect("now");
+    let start = aligned - chrono::Duration::minutes(60);
+    let end = aligned - chrono::Duration::minutes(5);
     let mut text = format!(
-        "dag: {id}\nschedule: '*/5 * * * *'\nstart_date: {}\ncatchup: true\nmax_active_runs: 4\n\
-         defaults: {{ retries: 1, retry_delay: 100ms }}\nsteps:\n",
-        start.format("%Y-%m-%dT%H:%M:%S")
+        "dag: {id}\nschedule: '*/5 * * * *'\nstart_date: {}\nend_date: {}\ncatchup: true\n\
+         max_active_runs: 4\ndefaults: {{ retries: 1, retry_delay: 100ms }}\nsteps:\n",
+        start.format("%Y-%m-%dT%H:%M:%S"),
+        end.format("%Y-%m-%dT%H:%M:%S")
     );
     let effect = |step: &str| {
         format!(
