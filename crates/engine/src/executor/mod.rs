@@ -362,7 +362,9 @@ impl<'e> Executor<'e> {
             if free == 0 {
                 return;
             }
-            if self.claim_slots.contains_key(&i) {
+            // A step whose earlier try still runs here (it was recovered as lost while this
+            // process was too slow to renew its lease) is claimed again once that try ends.
+            if self.claim_slots.contains_key(&i) || self.in_flight.contains_key(&i) {
                 continue;
             }
             let pool = self.view.nodes[i].pool;
@@ -385,6 +387,13 @@ impl<'e> Executor<'e> {
             let Some((i, pool)) = next else {
                 break;
             };
+            if self.in_flight.contains_key(&i) {
+                // Its earlier try still runs here (see above): the step becomes ready again
+                // when the re-read after that try's end finds it queued.
+                self.view.ready[pool].pop_front();
+                self.view.nodes[i].ready = false;
+                continue;
+            }
             match self.take_slot(pool) {
                 Ok(slot) => {
                     self.view.ready[pool].pop_front();
