@@ -19,7 +19,7 @@ mod error;
 pub mod glue;
 pub mod s3;
 pub mod settings;
-mod step;
+pub mod step;
 #[cfg(test)]
 mod testing;
 mod wait;

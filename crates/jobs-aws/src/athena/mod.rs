@@ -13,15 +13,12 @@ mod results;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionContext, QueryExecutionState, ResultConfiguration, StatementType,
 };
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::JobTypeSpec;
+use flowctl_engine::job::{JobContext, JobError, JobOutput};
 use sha2::{Digest, Sha256};
 
 pub use config::{AthenaQueryConfig, Expect};
@@ -29,6 +26,7 @@ pub use config::{AthenaQueryConfig, Expect};
 use crate::error::AwsError;
 use crate::glue::STOP_TIMEOUT;
 use crate::settings::{AwsClients, AwsSettings};
+use crate::step::{AwsJob, StepConfig};
 use crate::wait::{backoff, sleep_or_cancel};
 
 /// The `type:` value of this job type.
@@ -47,38 +45,7 @@ const POLL_ERRORS_TOLERATED: u32 = 5;
 const USER_ERROR: i32 = 2;
 
 /// The `athena_query` plugin.
-pub struct AthenaQuery {
-    spec: Arc<dyn JobTypeSpec>,
-}
-
-impl AthenaQuery {
-    /// The plugin, ready to register.
-    pub fn new() -> Self {
-        Self {
-            spec: crate::step::spec::<AthenaQueryConfig>(),
-        }
-    }
-}
-
-impl Default for AthenaQuery {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl JobPlugin for AthenaQuery {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: AthenaQueryConfig = crate::step::parse(config)?;
-        let settings = AwsSettings::from_target(&ctx.target)?;
-        let clients = settings.clients().await?;
-        run_step(&clients, &settings, &config, &ctx).await
-    }
-}
+pub type AthenaQuery = AwsJob<AthenaQueryConfig>;
 
 /// The idempotency token of an attempt: the same for a resubmission within the attempt,
 /// different for the next try. Athena wants 32–128 characters: a hex SHA-256 is 64.
@@ -399,10 +366,15 @@ async fn stop_query(athena: &aws_sdk_athena::Client, id: &str, ctx: &JobContext)
     }
 }
 
-impl crate::step::StepConfig for AthenaQueryConfig {
+impl StepConfig for AthenaQueryConfig {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn check(&self) -> Result<(), String> {
         config::check(self)
+    }
+
+    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let clients = settings.clients().await?;
+        run_step(&clients, &settings, &self, &ctx).await
     }
 }

@@ -13,13 +13,10 @@ pub(crate) mod definition;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_glue::types::JobRunState;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::JobTypeSpec;
+use flowctl_engine::job::{JobContext, JobError, JobOutput};
 
 pub use config::{GlueJobConfig, GlueJobDefinition};
 pub use definition::FieldDifference;
@@ -42,6 +39,7 @@ pub fn definition_differences(
 
 use crate::error::AwsError;
 use crate::settings::{AwsClients, AwsSettings};
+use crate::step::{AwsJob, StepConfig};
 use crate::wait::{backoff, sleep_or_cancel};
 
 /// The `type:` value of this job type.
@@ -62,38 +60,7 @@ pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL_ERRORS_TOLERATED: u32 = 5;
 
 /// The `glue_job` plugin.
-pub struct GlueJob {
-    spec: Arc<dyn JobTypeSpec>,
-}
-
-impl GlueJob {
-    /// The plugin, ready to register.
-    pub fn new() -> Self {
-        Self {
-            spec: crate::step::spec::<GlueJobConfig>(),
-        }
-    }
-}
-
-impl Default for GlueJob {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl JobPlugin for GlueJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: GlueJobConfig = crate::step::parse(config)?;
-        let settings = AwsSettings::from_target(&ctx.target)?;
-        let clients = settings.clients().await?;
-        run_step(&clients, &settings, &config, &ctx).await
-    }
-}
+pub type GlueJob = AwsJob<GlueJobConfig>;
 
 /// One attempt with the given clients.
 pub(crate) async fn run_step(
@@ -358,10 +325,15 @@ async fn stop_run(glue: &aws_sdk_glue::Client, job: &str, run_id: &str, ctx: &Jo
     }
 }
 
-impl crate::step::StepConfig for GlueJobConfig {
+impl StepConfig for GlueJobConfig {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn check(&self) -> Result<(), String> {
         config::check(self)
+    }
+
+    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let clients = settings.clients().await?;
+        run_step(&clients, &settings, &self, &ctx).await
     }
 }

@@ -2,18 +2,16 @@
 //! (optionally matching a glob) — checking every `poke_interval`, for as long as the step's
 //! `timeout` allows.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::JobTypeSpec;
+use flowctl_engine::job::{JobContext, JobError, JobOutput};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::AwsError;
 use crate::settings::AwsSettings;
+use crate::step::{AwsJob, StepConfig};
 use crate::wait::{duration_field, sleep_or_cancel};
 
 /// The `type:` value of this job type.
@@ -114,62 +112,41 @@ pub(crate) fn glob_regex(glob: &str) -> Result<Regex, String> {
 }
 
 /// The `s3_wait` plugin.
-pub struct S3Wait {
-    spec: Arc<dyn JobTypeSpec>,
-}
+pub type S3Wait = AwsJob<S3WaitConfig>;
 
-impl S3Wait {
-    /// The plugin, ready to register.
-    pub fn new() -> Self {
-        Self {
-            spec: crate::step::spec::<S3WaitConfig>(),
+/// One attempt of an `s3_wait` step.
+async fn wait(
+    config: S3WaitConfig,
+    settings: AwsSettings,
+    ctx: JobContext,
+) -> Result<JobOutput, JobError> {
+    let s3 = settings.clients().await?.s3;
+    let interval = config.poke_interval().map_err(JobError::fatal)?;
+    let glob = config
+        .glob
+        .as_deref()
+        .map(glob_regex)
+        .transpose()
+        .map_err(JobError::fatal)?;
+    let what = config.describe();
+    ctx.log.system(format!("waiting for {what}"));
+    loop {
+        let found = tokio::select! {
+            r = find(&s3, &config, glob.as_ref()) => r?,
+            _ = ctx.cancel.cancelled() => None,
+        };
+        if let Some((key, matched)) = found {
+            ctx.log
+                .system(format!("found s3://{}/{key}", config.bucket));
+            let mut out = JobOutput::default();
+            out.outputs.insert("key".into(), key);
+            out.outputs.insert("matched".into(), matched.to_string());
+            return Ok(out);
         }
-    }
-}
-
-impl Default for S3Wait {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl JobPlugin for S3Wait {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: S3WaitConfig = crate::step::parse(config)?;
-        let settings = AwsSettings::from_target(&ctx.target)?;
-        let s3 = settings.clients().await?.s3;
-        let interval = config.poke_interval().map_err(JobError::fatal)?;
-        let glob = config
-            .glob
-            .as_deref()
-            .map(glob_regex)
-            .transpose()
-            .map_err(JobError::fatal)?;
-        let what = config.describe();
-        ctx.log.system(format!("waiting for {what}"));
-        loop {
-            let found = tokio::select! {
-                r = find(&s3, &config, glob.as_ref()) => r?,
-                _ = ctx.cancel.cancelled() => None,
-            };
-            if let Some((key, matched)) = found {
-                ctx.log
-                    .system(format!("found s3://{}/{key}", config.bucket));
-                let mut out = JobOutput::default();
-                out.outputs.insert("key".into(), key);
-                out.outputs.insert("matched".into(), matched.to_string());
-                return Ok(out);
-            }
-            if !sleep_or_cancel(interval, &ctx.cancel).await {
-                return Err(JobError::failed(format!(
-                    "stopped waiting for {what} (timeout or cancel): it did not appear"
-                )));
-            }
+        if !sleep_or_cancel(interval, &ctx.cancel).await {
+            return Err(JobError::failed(format!(
+                "stopped waiting for {what} (timeout or cancel): it did not appear"
+            )));
         }
     }
 }
@@ -216,11 +193,15 @@ async fn find(
     Ok(first.map(|k| (k, matched)))
 }
 
-impl crate::step::StepConfig for S3WaitConfig {
+impl StepConfig for S3WaitConfig {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn check(&self) -> Result<(), String> {
         check(self)
+    }
+
+    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
+        wait(self, settings, ctx).await
     }
 }
 

@@ -2,16 +2,14 @@
 //! skipping those whose object already has it.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::JobTypeSpec;
+use flowctl_engine::job::{JobContext, JobError, JobOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::object::{Upload, upload_file};
 use crate::settings::AwsSettings;
+use crate::step::{AwsJob, StepConfig};
 
 /// The `type:` value of this job type.
 pub const TYPE_NAME: &str = "s3_upload";
@@ -60,87 +58,70 @@ fn file_name(path: &str) -> Option<&str> {
 }
 
 /// The `s3_upload` plugin.
-pub struct S3Upload {
-    spec: Arc<dyn JobTypeSpec>,
-}
+pub type S3Upload = AwsJob<S3UploadConfig>;
 
-impl S3Upload {
-    /// The plugin, ready to register.
-    pub fn new() -> Self {
-        Self {
-            spec: crate::step::spec::<S3UploadConfig>(),
-        }
-    }
-}
-
-impl Default for S3Upload {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl JobPlugin for S3Upload {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: S3UploadConfig = crate::step::parse(config)?;
-        let settings = AwsSettings::from_target(&ctx.target)?;
-        let (bucket, prefix) = match &config.bucket {
-            Some(bucket) => (bucket.clone(), config.prefix.clone().unwrap_or_default()),
-            None => match &settings.scripts_bucket {
-                Some(bucket) => (
-                    bucket.clone(),
-                    config
-                        .prefix
-                        .clone()
-                        .unwrap_or_else(|| settings.scripts_prefix.clone()),
-                ),
-                None => {
-                    return Err(JobError::fatal(format!(
-                        "s3_upload has no `bucket`, and target `{}` has no `scripts_bucket`",
-                        ctx.target.name
-                    )));
-                }
-            },
-        };
-        let s3 = settings.clients().await?.s3;
-        let (mut uploaded, mut unchanged) = (0, 0);
-        for file in &config.files {
-            if ctx.cancel.is_cancelled() {
-                return Err(JobError::failed(format!(
-                    "cancelled after {uploaded} upload(s); run again to upload the rest"
+/// One attempt of an `s3_upload` step.
+async fn upload(
+    config: S3UploadConfig,
+    settings: AwsSettings,
+    ctx: JobContext,
+) -> Result<JobOutput, JobError> {
+    let (bucket, prefix) = match &config.bucket {
+        Some(bucket) => (bucket.clone(), config.prefix.clone().unwrap_or_default()),
+        None => match &settings.scripts_bucket {
+            Some(bucket) => (
+                bucket.clone(),
+                config
+                    .prefix
+                    .clone()
+                    .unwrap_or_else(|| settings.scripts_prefix.clone()),
+            ),
+            None => {
+                return Err(JobError::fatal(format!(
+                    "s3_upload has no `bucket`, and target `{}` has no `scripts_bucket`",
+                    ctx.target.name
                 )));
             }
-            let name = file_name(file).unwrap_or(file);
-            let key = format!("{prefix}{name}");
-            let url = format!("s3://{bucket}/{key}");
-            match upload_file(&s3, &bucket, &key, &ctx.project_dir.join(file)).await? {
-                Upload::Written => {
-                    uploaded += 1;
-                    ctx.log.system(format!("uploaded {file} to {url}"));
-                }
-                Upload::Unchanged => {
-                    unchanged += 1;
-                    ctx.log.system(format!("{url} is up to date with {file}"));
-                }
+        },
+    };
+    let s3 = settings.clients().await?.s3;
+    let (mut uploaded, mut unchanged) = (0, 0);
+    for file in &config.files {
+        if ctx.cancel.is_cancelled() {
+            return Err(JobError::failed(format!(
+                "cancelled after {uploaded} upload(s); run again to upload the rest"
+            )));
+        }
+        let name = file_name(file).unwrap_or(file);
+        let key = format!("{prefix}{name}");
+        let url = format!("s3://{bucket}/{key}");
+        match upload_file(&s3, &bucket, &key, &ctx.project_dir.join(file)).await? {
+            Upload::Written => {
+                uploaded += 1;
+                ctx.log.system(format!("uploaded {file} to {url}"));
+            }
+            Upload::Unchanged => {
+                unchanged += 1;
+                ctx.log.system(format!("{url} is up to date with {file}"));
             }
         }
-        let mut out = JobOutput::default();
-        out.outputs.insert("uploaded".into(), uploaded.to_string());
-        out.outputs
-            .insert("unchanged".into(), unchanged.to_string());
-        Ok(out)
     }
+    let mut out = JobOutput::default();
+    out.outputs.insert("uploaded".into(), uploaded.to_string());
+    out.outputs
+        .insert("unchanged".into(), unchanged.to_string());
+    Ok(out)
 }
 
-impl crate::step::StepConfig for S3UploadConfig {
+impl StepConfig for S3UploadConfig {
     const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn check(&self) -> Result<(), String> {
         check(self)
+    }
+
+    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
+        upload(self, settings, ctx).await
     }
 }
 
