@@ -69,6 +69,7 @@ async fn run_case(shape: &str, store_url: &str, backend: &str) -> Result<(), Str
         catalog: &catalog,
         target_kind: None,
         pools: None,
+        project_dir: None,
     };
     let dag = parse_dag("bench.yaml", &yaml, &options).map_err(|d| format!("{d:?}"))?;
     let store = Store::open(store_url).await.map_err(|e| e.to_string())?;

@@ -220,8 +220,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the JSON Schema of the DAG file format.
+    /// Print the JSON Schema of the DAG file format (or, with --project, of flowctl.yaml).
     Schema {
+        /// The schema of the project file, flowctl.yaml, instead.
+        #[arg(long)]
+        project: bool,
         /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,

@@ -55,10 +55,10 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
     let registry = plugins::registry();
     // `schema` needs no project.
-    if let Command::Schema { output } = &cli.command {
-        return commands::schema::run(&registry, output.as_deref());
+    if let Command::Schema { output, project } = &cli.command {
+        return commands::schema::run(&registry, *project, output.as_deref());
     }
-    let project = Project::resolve(&cli.global)?;
+    let project = Project::resolve(&cli.global, registry.target_sections())?;
     match cli.command {
         Command::Validate { paths, target } => {
             commands::validate::run(&project, &registry, &paths, target.as_deref())

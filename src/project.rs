@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use flowctl_model::project::{ProjectConfig, TargetConfig, parse_project};
+use flowctl_model::target::SectionCatalog;
 
 use crate::cli::GlobalArgs;
 use crate::error::{CliError, CliResult};
@@ -24,8 +25,9 @@ pub struct Project {
 }
 
 impl Project {
-    /// Finds and parses the project for the global options.
-    pub fn resolve(global: &GlobalArgs) -> CliResult<Self> {
+    /// Finds and parses the project for the global options; target settings are checked
+    /// against `sections` (the registered plugins').
+    pub fn resolve(global: &GlobalArgs, sections: &SectionCatalog) -> CliResult<Self> {
         let dir = match &global.project_dir {
             Some(dir) => dir.clone(),
             None => {
@@ -44,7 +46,7 @@ impl Project {
                 dir.display()
             )));
         }
-        let config = load_project_file(&dir)?;
+        let config = load_project_file(&dir, sections)?;
         if let Some(env) = &global.environment
             && !config.environments.contains_key(env)
         {
@@ -154,7 +156,7 @@ fn find_project_root(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn load_project_file(dir: &Path) -> CliResult<ProjectConfig> {
+fn load_project_file(dir: &Path, sections: &SectionCatalog) -> CliResult<ProjectConfig> {
     let path = dir.join(PROJECT_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -166,7 +168,7 @@ fn load_project_file(dir: &Path) -> CliResult<ProjectConfig> {
             )));
         }
     };
-    parse_project(&Project::display_path(&path), &text).map_err(|diagnostics| {
+    parse_project(&Project::display_path(&path), &text, sections).map_err(|diagnostics| {
         let rendered: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
         CliError::usage(format!("invalid project file:\n{}", rendered.join("\n")))
     })

@@ -146,6 +146,7 @@ pub(crate) async fn plan_one(
         catalog: &catalog,
         target_kind: None,
         pools: None,
+        project_dir: None,
     };
     let mut changes = match parse_dag(&version.source_path, &version.source, &options) {
         Ok(old) => flowctl_model::diff::diff_dags(&old, dag),

@@ -38,6 +38,7 @@ pub async fn dags(project: &Project, registry: &JobRegistry, as_json: bool) -> C
         catalog: &catalog,
         target_kind: None,
         pools: None,
+        project_dir: None,
     };
     let mut rows = Vec::new();
     for record in store.list_dags().await.map_err(store_error)? {

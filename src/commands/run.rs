@@ -220,6 +220,7 @@ async fn dag_timezone(store: &Store, registry: &JobRegistry, dag: &str) -> CliRe
         catalog: &catalog,
         target_kind: None,
         pools: None,
+        project_dir: None,
     };
     Ok(parse_dag(&version.source_path, &version.source, &options)
         .map(|d| d.timezone)

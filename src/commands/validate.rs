@@ -49,8 +49,9 @@ pub fn check_dag_files(
     let catalog = registry.catalog();
     let options = LoadOptions {
         catalog: &catalog,
-        target_kind: target_kind.as_deref(),
+        target_kind,
         pools: Some(&project.config.pools),
+        project_dir: Some(&project.dir),
     };
     let loaded = load_dags(&sources, &options);
     Ok(CheckedDags {

@@ -2,6 +2,10 @@
 
 mod support;
 
+/// The binary's own registration of every job type and target section.
+#[path = "../../src/plugins.rs"]
+mod plugins;
+
 mod cli_apply;
 mod cli_aws;
 mod cli_demo;
@@ -12,6 +16,7 @@ mod cli_run;
 mod cli_scheduler;
 mod cli_serve;
 mod cli_validate;
+mod plugin_conformance;
 mod schema_current;
 mod terraform_jobs;
 mod validate_corpus;

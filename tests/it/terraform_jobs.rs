@@ -13,11 +13,7 @@ use flowctl_model::load::{LoadOptions, discover_dag_files, load_dags};
 const NOT_INSTALLED: i32 = 3;
 
 fn glue_jobs_named_by_dags(root: &Path) -> BTreeSet<String> {
-    let mut registry = flowctl_jobs::registry();
-    flowctl_jobs_kafka::register(&mut registry);
-    flowctl_jobs_merge::register(&mut registry);
-    flowctl_jobs_sql::register(&mut registry);
-    flowctl_jobs_aws::register(&mut registry);
+    let registry = crate::plugins::registry();
     let catalog = registry.catalog();
     let files = discover_dag_files(&[root.join("dags")]).expect("list dags/");
     let sources: Vec<(String, String)> = files
@@ -35,6 +31,7 @@ fn glue_jobs_named_by_dags(root: &Path) -> BTreeSet<String> {
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         },
     );
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
@@ -42,7 +39,7 @@ fn glue_jobs_named_by_dags(root: &Path) -> BTreeSet<String> {
         .dags
         .iter()
         .flat_map(|dag| dag.steps.values())
-        .filter_map(|step| step.job_for("aws"))
+        .filter_map(|step| step.job_for(flowctl_model::dag::TargetKind::Aws))
         .filter(|job| job.job_type == "glue_job")
         .filter_map(|job| job.config.get("job_name")?.as_str().map(str::to_string))
         .collect()

@@ -3,13 +3,10 @@
 //!
 //! `cargo run --release -p flowctl-engine --example throughput [sqlite|postgres] [max_active_tasks]`
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin, JobRegistry};
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, JobRegistry};
 use flowctl_engine::{Engine, EngineSettings, EventSink, TriggerRequest};
-use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
 use flowctl_model::load::{LoadOptions, parse_dag};
 use flowctl_state::DagUpsert;
 use flowctl_state::testing::TestStore;
@@ -19,14 +16,15 @@ use tokio_util::sync::CancellationToken;
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
+impl flowctl_model::catalog::JobConfig for Empty {}
+
 struct Noop;
 
-#[async_trait]
-impl JobPlugin for Noop {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::new(TypedJobSpec::<Empty>::new("noop"))
-    }
-    async fn run(&self, _: serde_json::Value, _: JobContext) -> Result<JobOutput, JobError> {
+impl Job for Noop {
+    type Config = Empty;
+    const TYPE: &'static str = "noop";
+
+    async fn run(&self, _: Empty, _: JobContext) -> Result<JobOutput, JobError> {
         Ok(JobOutput::default())
     }
 }
@@ -67,7 +65,7 @@ async fn main() {
         _ => TestStore::sqlite().await,
     };
     let mut registry = JobRegistry::new();
-    registry.register(Arc::new(Noop));
+    registry.add(Noop);
     let catalog = registry.catalog();
     let settings = EngineSettings {
         default_max_active_tasks: max_active,
@@ -93,6 +91,7 @@ async fn main() {
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         };
         let dag =
             parse_dag("bench.yaml", &text, &opts).unwrap_or_else(|_| panic!("invalid {name}"));

@@ -45,7 +45,7 @@ impl Engine {
             )));
         }
         let target = self.target(None)?.clone();
-        let (record, dag) = self.load_current(dag_id, &target.kind).await?;
+        let (record, dag) = self.load_current(dag_id, target.kind).await?;
         self.check_runnable(&dag, &target)?;
         if dag.schedule.is_none() {
             return Err(EngineError::Invalid(format!(

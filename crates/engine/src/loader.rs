@@ -1,5 +1,6 @@
 //! Loading applied DAG versions from the store and parsing them for a target.
 
+use flowctl_model::dag::TargetKind;
 use std::sync::Arc;
 
 use flowctl_model::dag::Dag;
@@ -31,7 +32,7 @@ impl Engine {
     pub(crate) async fn load_current(
         &self,
         dag_id: &str,
-        target_kind: &str,
+        target_kind: TargetKind,
     ) -> Result<(DagRecord, Arc<Dag>)> {
         let record = self
             .store()
@@ -51,12 +52,15 @@ impl Engine {
         &self,
         dag_id: &str,
         hash: &str,
-        target_kind: Option<&str>,
+        target_kind: Option<TargetKind>,
     ) -> Result<Arc<Dag>> {
         let key = (
             dag_id.to_string(),
             hash.to_string(),
-            target_kind.unwrap_or_default().to_string(),
+            target_kind
+                .map(TargetKind::as_str)
+                .unwrap_or_default()
+                .to_string(),
         );
         if let Some(dag) = self.cached(&key) {
             return Ok(dag);
@@ -70,6 +74,7 @@ impl Engine {
             catalog: &self.inner.catalog,
             target_kind,
             pools: target_kind.map(|_| &self.inner.settings.pools),
+            project_dir: None,
         };
         let dag = parse_dag(&version.source_path, &version.source, &options).map_err(|diags| {
             EngineError::InvalidDag {

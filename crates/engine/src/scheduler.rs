@@ -190,7 +190,7 @@ impl Engine {
                 continue;
             }
             let dag = match self
-                .load_version(&record.dag_id, &record.version_hash, Some(&target.kind))
+                .load_version(&record.dag_id, &record.version_hash, Some(target.kind))
                 .await
             {
                 Ok(dag) => dag,

@@ -43,7 +43,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         let local = TargetInfo {
             name: "local".into(),
-            kind: "local".into(),
+            kind: flowctl_model::dag::TargetKind::Local,
             settings: serde_json::Map::new(),
         };
         Self {

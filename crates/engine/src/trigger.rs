@@ -43,7 +43,7 @@ impl Engine {
     /// exist, the params are declared and of the right type, the run id is free.
     pub async fn trigger(&self, dag_id: &str, request: &TriggerRequest) -> Result<RunRecord> {
         let target = self.target(request.target.as_deref())?.clone();
-        let (record, dag) = self.load_current(dag_id, &target.kind).await?;
+        let (record, dag) = self.load_current(dag_id, target.kind).await?;
         self.check_runnable(&dag, &target)?;
         let params = merge_params(&dag.params, &request.params)?;
         let (logical_date, interval) = match request.date {
@@ -88,7 +88,7 @@ impl Engine {
     pub(crate) fn check_runnable(&self, dag: &Dag, target: &TargetInfo) -> Result<()> {
         let mut problems = Vec::new();
         for (id, step) in &dag.steps {
-            match step.job_for(&target.kind) {
+            match step.job_for(target.kind) {
                 None => problems.push(format!(
                     "step `{id}` has no `{}` variant (target `{}`)",
                     target.kind, target.name

@@ -18,69 +18,217 @@
 //!
 //! Credentials always come from the SDK's standard chain (environment, profile, SSO, web
 //! identity, container or instance role): they have no place in this file and are never
-//! logged. Other keys of the target (`kafka`, `iceberg`, ...) belong to other plugins and are
-//! ignored here; unknown keys inside `athena` and `databases` are errors.
+//! logged. These keys sit at the target's top level: [`AwsSettings`] is a
+//! [`TargetSection`] with [`SectionPlace::TopLevel`], registered by [`crate::register`], so
+//! the project loader checks them (a typo, a bad value) when `flowctl.yaml` is read, and jobs
+//! read them with `ctx.target.section::<AwsSettings>()`. Other keys of the target (`kafka`,
+//! `iceberg`, ...) belong to other plugins' sections.
+
+use std::marker::PhantomData;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use flowctl_engine::job::{JobError, TargetInfo};
-use serde_json::{Map, Value};
+use flowctl_engine::job::JobError;
+use flowctl_model::catalog::Problems;
+use flowctl_model::target::{SectionPlace, TargetKind, TargetSection};
+use schemars::JsonSchema;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::fields::{bucket_name, not_blank, s3_location};
 
 /// Default `scripts_prefix`.
 pub const DEFAULT_SCRIPTS_PREFIX: &str = "glue/";
 /// Default Athena data catalog.
 pub const DEFAULT_ATHENA_CATALOG: &str = "AwsDataCatalog";
 
-/// Where an `aws` target's jobs run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an `aws` target's jobs run: the AWS keys of the target in `flowctl.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AwsSettings {
-    /// AWS region; `None` = the SDK's chain decides (`AWS_REGION`, the profile).
+    /// AWS region, e.g. `eu-west-1` (default: the SDK's chain decides: `AWS_REGION`, the
+    /// profile).
+    #[serde(default)]
     pub region: Option<String>,
-    /// Endpoint override for every service (moto, LocalStack); `None` = AWS.
+    /// Endpoint of every AWS service, an `http://` or `https://` URL (moto, LocalStack; S3 then
+    /// uses path-style addressing). Default: AWS.
+    #[serde(default)]
     pub endpoint_url: Option<String>,
-    /// Bucket that local Glue scripts are uploaded to.
+    /// Bucket (its name, not an s3:// URL) that local Glue scripts and `s3_upload` files are
+    /// uploaded to.
+    #[serde(default)]
     pub scripts_bucket: Option<String>,
-    /// Key prefix of uploaded Glue scripts (ends with `/` unless empty).
-    pub scripts_prefix: String,
+    /// Key prefix of uploaded Glue scripts (default `glue/`; a missing final `/` is added).
+    #[serde(default)]
+    pub scripts_prefix: Option<String>,
     /// Athena defaults of `athena_query` steps.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub athena: AthenaSettings,
     /// Glue catalog database names of the medallion layers.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub databases: Databases,
 }
 
 /// The `athena:` block of an aws target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AthenaSettings {
-    /// Athena workgroup; `None` = Athena's default (`primary`).
+    /// Athena workgroup (default: Athena's, `primary`).
+    #[serde(default)]
     pub workgroup: Option<String>,
-    /// `s3://bucket/prefix/` where query results are written; `None` = the workgroup's.
+    /// `s3://bucket/prefix/` where query results are written (default: the workgroup's).
+    #[serde(default)]
     pub output_location: Option<String>,
     /// Data catalog (default `AwsDataCatalog`, the Glue catalog).
-    pub catalog: String,
-    /// Default database of queries.
+    #[serde(default)]
+    pub catalog: Option<String>,
+    /// Default database of `athena_query` steps.
+    #[serde(default)]
     pub database: Option<String>,
 }
 
-impl Default for AthenaSettings {
-    fn default() -> Self {
-        Self {
-            workgroup: None,
-            output_location: None,
-            catalog: DEFAULT_ATHENA_CATALOG.to_owned(),
-            database: None,
-        }
+impl AthenaSettings {
+    /// The data catalog: the one set, else `AwsDataCatalog`.
+    pub fn catalog(&self) -> &str {
+        self.catalog.as_deref().unwrap_or(DEFAULT_ATHENA_CATALOG)
     }
 }
 
 /// The `databases:` block: Glue catalog database of each layer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Databases {
     /// Bronze database name.
+    #[serde(default)]
     pub bronze: Option<String>,
     /// Silver database name.
+    #[serde(default)]
     pub silver: Option<String>,
     /// Gold database name.
+    #[serde(default)]
     pub gold: Option<String>,
+}
+
+impl Databases {
+    /// The database of a medallion namespace (`bronze`, `silver`, `gold`), when set.
+    pub fn of_layer(&self, namespace: &str) -> Option<&str> {
+        match namespace {
+            "bronze" => self.bronze.as_deref(),
+            "silver" => self.silver.as_deref(),
+            "gold" => self.gold.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A block of settings: a map, or nothing (`athena:` with nothing under it, YAML null) for
+/// its defaults. Not a list (serde would read a struct from one, field by field).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    struct Block<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for Block<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<T, E> {
+            Ok(T::default())
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<T, E> {
+            Ok(T::default())
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, deserializer: D2) -> Result<T, D2::Error> {
+            deserializer.deserialize_map(self)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_option(Block(PhantomData))
+}
+
+impl TargetSection for AwsSettings {
+    const PLACE: SectionPlace = SectionPlace::TopLevel;
+    const KINDS: &'static [TargetKind] = &[TargetKind::Aws];
+
+    fn check(&self, problems: &mut Problems) {
+        let mut check =
+            |path: &[&str], value: &Option<String>, rule: fn(&str) -> Result<(), String>| {
+                if let Some(value) = value
+                    && let Err(message) = not_blank(value).and_then(|()| rule(value))
+                {
+                    problems.at(path.iter().copied(), message);
+                }
+            };
+        check(&["region"], &self.region, region);
+        check(&["endpoint_url"], &self.endpoint_url, endpoint_url);
+        check(&["scripts_bucket"], &self.scripts_bucket, bucket_name);
+        check(&["scripts_prefix"], &self.scripts_prefix, |_| Ok(()));
+        let athena = &self.athena;
+        check(&["athena", "workgroup"], &athena.workgroup, workgroup_name);
+        check(
+            &["athena", "output_location"],
+            &athena.output_location,
+            s3_location,
+        );
+        check(&["athena", "catalog"], &athena.catalog, |_| Ok(()));
+        check(&["athena", "database"], &athena.database, |_| Ok(()));
+        let dbs = &self.databases;
+        check(&["databases", "bronze"], &dbs.bronze, |_| Ok(()));
+        check(&["databases", "silver"], &dbs.silver, |_| Ok(()));
+        check(&["databases", "gold"], &dbs.gold, |_| Ok(()));
+    }
+}
+
+/// AWS region names are lower case (`eu-west-1`): another spelling signs requests for a
+/// region that does not exist.
+fn region(value: &str) -> Result<(), String> {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not an AWS region name (lower case, like `eu-west-1`)"
+        ))
+    }
+}
+
+fn endpoint_url(value: &str) -> Result<(), String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be an http:// or https:// URL, found `{value}`"
+        ))
+    }
+}
+
+/// Athena workgroup names: 1 to 128 letters, digits, `.`, `_` and `-`.
+pub(crate) fn workgroup_name(value: &str) -> Result<(), String> {
+    let valid = value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not an Athena workgroup name (up to 128 letters, digits, `.`, `_`, `-`)"
+        ))
+    }
 }
 
 /// The three service clients of a target, sharing one loaded SDK configuration.
@@ -94,79 +242,7 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
 }
 
-impl Default for AwsSettings {
-    fn default() -> Self {
-        Self {
-            region: None,
-            endpoint_url: None,
-            scripts_bucket: None,
-            scripts_prefix: DEFAULT_SCRIPTS_PREFIX.to_owned(),
-            athena: AthenaSettings::default(),
-            databases: Databases::default(),
-        }
-    }
-}
-
 impl AwsSettings {
-    /// Reads the aws settings of `target` (see the module docs). Errors are fatal: they name
-    /// the setting and say what it should be.
-    pub fn from_target(target: &TargetInfo) -> Result<Self, JobError> {
-        Self::from_map(&target.settings)
-            .map_err(|e| JobError::fatal(format!("target `{}` in flowctl.yaml: {e}", target.name)))
-    }
-
-    /// [`AwsSettings::from_target`] over a settings map.
-    pub fn from_map(settings: &Map<String, Value>) -> Result<Self, String> {
-        let mut out = Self {
-            region: opt_string(settings, "region")?,
-            endpoint_url: opt_string(settings, "endpoint_url")?,
-            scripts_bucket: opt_string(settings, "scripts_bucket")?,
-            ..Self::default()
-        };
-        if let Some(prefix) = opt_string(settings, "scripts_prefix")? {
-            out.scripts_prefix = normalize_prefix(&prefix);
-        }
-        if let Some(endpoint) = &out.endpoint_url
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(format!(
-                "`endpoint_url` must be an http:// or https:// URL, found `{endpoint}`"
-            ));
-        }
-        if let Some(athena) = block(
-            settings,
-            "athena",
-            &["workgroup", "output_location", "catalog", "database"],
-        )? {
-            out.athena.workgroup =
-                opt_string(athena, "workgroup").map_err(|e| format!("athena.{e}"))?;
-            out.athena.output_location =
-                opt_string(athena, "output_location").map_err(|e| format!("athena.{e}"))?;
-            if let Some(location) = &out.athena.output_location
-                && !location.starts_with("s3://")
-            {
-                return Err(format!(
-                    "`athena.output_location` must be an s3://bucket/prefix/ URL, found `{location}`"
-                ));
-            }
-            if let Some(catalog) =
-                opt_string(athena, "catalog").map_err(|e| format!("athena.{e}"))?
-            {
-                out.athena.catalog = catalog;
-            }
-            out.athena.database =
-                opt_string(athena, "database").map_err(|e| format!("athena.{e}"))?;
-        }
-        if let Some(dbs) = block(settings, "databases", &["bronze", "silver", "gold"])? {
-            out.databases.bronze =
-                opt_string(dbs, "bronze").map_err(|e| format!("databases.{e}"))?;
-            out.databases.silver =
-                opt_string(dbs, "silver").map_err(|e| format!("databases.{e}"))?;
-            out.databases.gold = opt_string(dbs, "gold").map_err(|e| format!("databases.{e}"))?;
-        }
-        Ok(out)
-    }
-
     /// The SDK configuration: the standard credential and region chain, with this target's
     /// region and endpoint taking precedence, over a rustls (ring) HTTPS client.
     pub async fn sdk_config(&self) -> SdkConfig {
@@ -219,43 +295,17 @@ impl AwsSettings {
         })
     }
 
+    /// The key prefix of uploaded scripts: `scripts_prefix` ending with `/` (unless empty),
+    /// else `glue/`.
+    pub fn scripts_prefix(&self) -> String {
+        self.scripts_prefix
+            .as_deref()
+            .map_or_else(|| DEFAULT_SCRIPTS_PREFIX.to_owned(), normalize_prefix)
+    }
+
     /// The S3 key a local Glue script `file_name` is uploaded to.
     pub fn script_key(&self, file_name: &str) -> String {
-        format!("{}{file_name}", self.scripts_prefix)
-    }
-}
-
-/// A string setting, absent or null = `None`; anything else but a non-empty string is an error.
-fn opt_string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
-        Some(Value::String(_)) => Err(format!("`{key}` is empty: remove it or give a value")),
-        Some(other) => Err(format!("`{key}` must be a string, found {other}")),
-    }
-}
-
-/// A nested map setting whose keys must be among `known`.
-fn block<'a>(
-    map: &'a Map<String, Value>,
-    key: &str,
-    known: &[&str],
-) -> Result<Option<&'a Map<String, Value>>, String> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(inner)) => {
-            if let Some(unknown) = inner.keys().find(|k| !known.contains(&k.as_str())) {
-                return Err(format!(
-                    "unknown setting `{key}.{unknown}` (expected one of: {})",
-                    known.join(", ")
-                ));
-            }
-            Ok(Some(inner))
-        }
-        Some(other) => Err(format!(
-            "`{key}` must be a map with {}, found {other}",
-            known.join(", ")
-        )),
+        format!("{}{file_name}", self.scripts_prefix())
     }
 }
 
@@ -272,15 +322,16 @@ fn normalize_prefix(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use flowctl_model::target::read_section;
+    use serde_json::{Map, Value, json};
 
-    fn map(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    fn read(v: Value) -> Result<AwsSettings, String> {
+        read_section::<AwsSettings>(v.as_object().unwrap())
     }
 
     #[test]
-    fn reads_every_setting() {
-        let s = AwsSettings::from_map(&map(json!({
+    fn reads_every_setting_and_ignores_other_sections() {
+        let s = read(json!({
             "region": "eu-west-1",
             "endpoint_url": "http://127.0.0.1:5000",
             "scripts_bucket": "scripts",
@@ -288,68 +339,86 @@ mod tests {
             "athena": {"workgroup": "wg", "output_location": "s3://res/", "database": "gold"},
             "databases": {"bronze": "b", "silver": "s", "gold": "g"},
             "kafka": {"bootstrap": "embedded"},
-        })))
+        }))
         .unwrap();
         assert_eq!(s.region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
-        assert_eq!(s.scripts_prefix, "jobs/");
+        assert_eq!(s.scripts_prefix(), "jobs/");
         assert_eq!(s.script_key("bronze.py"), "jobs/bronze.py");
         assert_eq!(s.athena.workgroup.as_deref(), Some("wg"));
-        assert_eq!(s.athena.catalog, DEFAULT_ATHENA_CATALOG);
+        assert_eq!(s.athena.catalog(), DEFAULT_ATHENA_CATALOG);
         assert_eq!(s.athena.database.as_deref(), Some("gold"));
-        assert_eq!(s.databases.silver.as_deref(), Some("s"));
+        assert_eq!(s.databases.of_layer("silver"), Some("s"));
+        assert_eq!(s.databases.of_layer("raw"), None);
     }
 
     #[test]
     fn defaults_when_absent() {
-        let s = AwsSettings::from_map(&Map::new()).unwrap();
+        let s = read_section::<AwsSettings>(&Map::new()).unwrap();
         assert_eq!(s, AwsSettings::default());
-        assert_eq!(s.scripts_prefix, "glue/");
+        assert_eq!(s.scripts_prefix(), "glue/");
+        assert_eq!(
+            read(json!({"athena": null})).unwrap(),
+            AwsSettings::default()
+        );
+        assert_eq!(
+            read(json!({"scripts_prefix": "/"}))
+                .unwrap()
+                .scripts_prefix(),
+            ""
+        );
     }
 
     #[test]
-    fn rejects_bad_values_naming_the_setting() {
-        let cases = [
-            (json!({"region": 5}), "`region` must be a string"),
-            (
-                json!({"endpoint_url": "localhost:5000"}),
-                "`endpoint_url` must be an http",
-            ),
-            (
-                json!({"athena": {"workgrup": "x"}}),
-                "unknown setting `athena.workgrup`",
-            ),
-            (
-                json!({"athena": {"output_location": "/tmp"}}),
-                "athena.output_location",
-            ),
-            (json!({"databases": ["b"]}), "`databases` must be a map"),
-            (json!({"scripts_bucket": " "}), "`scripts_bucket` is empty"),
-        ];
-        for (settings, expected) in cases {
-            let err = AwsSettings::from_map(&map(settings.clone())).unwrap_err();
-            assert!(err.contains(expected), "{settings}: {err}");
+    fn every_bad_setting_is_reported_at_its_path() {
+        let err = read(json!({
+            "region": "EU-West-1",
+            "endpoint_url": "localhost:5000",
+            "scripts_bucket": "s3://acme-scripts/glue/",
+            "athena": {"output_location": "/tmp", "workgroup": "my workgroup", "database": " "},
+            "databases": {"gold": ""},
+        }))
+        .unwrap_err();
+        let shown: Vec<&str> = err.split("; ").collect();
+        assert_eq!(shown.len(), 7, "{err}");
+        for expected in [
+            "`region`: `EU-West-1` is not an AWS region name",
+            "`endpoint_url`: must be an http:// or https:// URL, found `localhost:5000`",
+            "`scripts_bucket`: give the bucket's name (`acme-scripts`), not an s3:// URL",
+            "`athena.workgroup`: `my workgroup` is not an Athena workgroup name",
+            "`athena.output_location`: must be an s3://bucket/prefix/ URL, found `/tmp`",
+            "`athena.database`: is empty",
+            "`databases.gold`: is empty",
+        ] {
+            assert!(
+                shown.iter().any(|s| s.starts_with(expected)),
+                "{expected}: {err}"
+            );
         }
-        let target = TargetInfo {
-            name: "prod".into(),
-            kind: "aws".into(),
-            settings: map(json!({"region": 1})),
-        };
-        let err = AwsSettings::from_target(&target).unwrap_err();
-        assert!(!err.retryable);
+    }
+
+    #[test]
+    fn serde_rejects_unknown_keys_and_wrong_types() {
+        let typo = read(json!({"athena": {"workgrup": "x"}})).unwrap_err();
         assert!(
-            err.message.starts_with("target `prod` in flowctl.yaml:"),
-            "{}",
-            err.message
+            typo.contains("`athena.workgrup`") || typo.contains("unknown field `workgrup`"),
+            "{typo}"
+        );
+        let number = read(json!({"region": 5})).unwrap_err();
+        assert!(number.starts_with("`region`: invalid type"), "{number}");
+        let list = read(json!({"databases": ["b"]})).unwrap_err();
+        assert_eq!(list, "`databases`: invalid type: sequence, expected a map");
+        let nested = read(json!({"athena": {"catalog": 1}})).unwrap_err();
+        assert!(
+            nested.starts_with("`athena.catalog`: invalid type"),
+            "{nested}"
         );
     }
 
     #[tokio::test]
     async fn settings_override_region_and_endpoint() {
-        let s = AwsSettings::from_map(&map(json!({
-            "region": "ap-south-1", "endpoint_url": "http://127.0.0.1:1"
-        })))
-        .unwrap();
+        let s =
+            read(json!({"region": "ap-south-1", "endpoint_url": "http://127.0.0.1:1"})).unwrap();
         let sdk = s.sdk_config().await;
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("ap-south-1"));
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:1"));

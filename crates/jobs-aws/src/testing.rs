@@ -7,11 +7,8 @@ use std::path::PathBuf;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client};
-use chrono::{TimeZone, Utc};
-use flowctl_engine::TaskHandles;
-use flowctl_engine::job::{JobContext, LogLine, LogSink, TargetInfo};
+use flowctl_engine::job::{JobContext, LogLine, TargetKind};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_util::sync::CancellationToken;
 
 use crate::settings::AwsClients;
 
@@ -51,27 +48,12 @@ pub(crate) fn clients(glue: &[&Rule], athena: &[&Rule], s3: &[&Rule]) -> AwsClie
 
 /// An attempt context on an `aws` target without settings; log lines arrive on the receiver.
 pub(crate) fn context(project_dir: PathBuf) -> (JobContext, UnboundedReceiver<LogLine>) {
-    let (log, rx) = LogSink::channel();
-    let ctx = JobContext {
-        dag_id: "cdc_orders".into(),
-        run_id: "scheduled__2026-03-04T05:00:00Z".into(),
-        task_id: "silver".into(),
-        try_number: 1,
-        logical_date: Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).single().unwrap(),
-        timezone: chrono_tz::Tz::UTC,
-        data_interval_start: Utc.with_ymd_and_hms(2026, 3, 4, 4, 45, 0).single().unwrap(),
-        data_interval_end: Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).single().unwrap(),
-        target: TargetInfo {
-            name: "aws".into(),
-            kind: "aws".into(),
-            settings: Default::default(),
-        },
-        project_dir,
-        log,
-        cancel: CancellationToken::new(),
-        template_context: serde_json::json!({ "ds": "2026-03-04" }),
-        handles: TaskHandles::in_memory(),
-    };
+    let (mut ctx, rx) = JobContext::for_test(project_dir);
+    ctx = ctx.on_target(TargetKind::Aws, serde_json::json!({}));
+    ctx.dag_id = "cdc_orders".into();
+    ctx.run_id = "scheduled__2026-03-04T05:00:00Z".into();
+    ctx.task_id = "silver".into();
+    ctx.template_context = serde_json::json!({ "ds": "2026-03-04" });
     (ctx, rx)
 }
 

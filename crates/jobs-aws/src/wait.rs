@@ -23,22 +23,22 @@ pub(crate) fn backoff(base: Duration, n: u32) -> Duration {
     base.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
-/// A step's optional duration field (`poll_interval: 10s`), or `default`.
-pub(crate) fn duration_field(
-    field: &str,
-    value: Option<&str>,
-    default: Duration,
-) -> Result<Duration, String> {
-    match value {
-        None => Ok(default),
-        Some(text) => {
-            let d = parse_duration(text).map_err(|e| format!("`{field}`: {e}"))?;
-            if d.is_zero() {
-                return Err(format!("`{field}` must be more than 0"));
-            }
-            Ok(d)
-        }
+/// A step's interval field (`poll_interval: 10s`): a duration of more than zero. The
+/// problem, without the field's name.
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("must be more than 0, found `{text}`"));
     }
+    Ok(d)
+}
+
+/// A checked step's interval: the field's value, or `default` when the step does not set it.
+/// (`check` refused a value that does not parse; the default stands in for one anyway.)
+pub(crate) fn interval(value: Option<&str>, default: Duration) -> Duration {
+    value
+        .and_then(|text| parse_interval(text).ok())
+        .unwrap_or(default)
 }
 
 #[cfg(test)]
@@ -54,19 +54,19 @@ mod tests {
     }
 
     #[test]
-    fn duration_fields() {
+    fn intervals() {
         let d = Duration::from_secs(15);
-        assert_eq!(duration_field("poll_interval", None, d), Ok(d));
-        assert_eq!(
-            duration_field("poll_interval", Some("200ms"), d),
-            Ok(Duration::from_millis(200))
-        );
-        let err = duration_field("poll_interval", Some("soon"), d).unwrap_err();
+        assert_eq!(interval(None, d), d);
+        assert_eq!(interval(Some("200ms"), d), Duration::from_millis(200));
         assert!(
-            err.starts_with("`poll_interval`: invalid duration"),
-            "{err}"
+            parse_interval("soon")
+                .unwrap_err()
+                .starts_with("invalid duration")
         );
-        assert!(duration_field("poll_interval", Some("0s"), d).is_err());
+        assert_eq!(
+            parse_interval("0s").unwrap_err(),
+            "must be more than 0, found `0s`"
+        );
     }
 
     #[tokio::test]

@@ -22,13 +22,13 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use flowctl_engine::job::{JobContext, JobPlugin, LogSink, TargetInfo};
-use flowctl_jobs_kafka::bronze::BronzeJob;
+use flowctl_engine::job::{JobContext, JobRegistry, LogLine, TargetKind};
+use flowctl_jobs_kafka::bronze::TYPE_NAME;
 use flowctl_jobs_kafka::embedded::EmbeddedBroker;
 use flowctl_jobs_kafka::produce::{Record, produce};
 use flowctl_jobs_kafka::settings::Connection;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const TOPIC: &str = "bench.public.orders";
 const PARTITIONS: i32 = 3;
@@ -63,7 +63,11 @@ fn event(i: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn context(dir: &std::path::Path, bootstrap: &str, round: u64, log: LogSink) -> JobContext {
+fn context(
+    dir: &std::path::Path,
+    bootstrap: &str,
+    round: u64,
+) -> (JobContext, UnboundedReceiver<LogLine>) {
     // Extra consumer properties to try: FLOWCTL_BENCH_CONSUMER="key=value,key=value".
     let properties: serde_json::Map<String, Value> = std::env::var("FLOWCTL_BENCH_CONSUMER")
         .unwrap_or_default()
@@ -71,40 +75,19 @@ fn context(dir: &std::path::Path, bootstrap: &str, round: u64, log: LogSink) -> 
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
         .collect();
-    let Value::Object(settings) =
-        json!({"kafka": {"bootstrap": bootstrap, "properties": properties}})
-    else {
-        unreachable!()
-    };
-    JobContext {
-        dag_id: "bench".into(),
-        run_id: format!("round-{round}"),
-        task_id: "bronze".into(),
-        try_number: 1,
-        logical_date: Utc
-            .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
-            .single()
-            .unwrap(),
-        timezone: chrono_tz::Tz::UTC,
-        data_interval_start: Utc
-            .with_ymd_and_hms(2026, 11, 19, 0, 0, 0)
-            .single()
-            .unwrap(),
-        data_interval_end: Utc
-            .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
-            .single()
-            .unwrap(),
-        target: TargetInfo {
-            name: "bench".into(),
-            kind: "local".into(),
-            settings,
-        },
-        project_dir: dir.to_path_buf(),
-        log,
-        cancel: CancellationToken::new(),
-        template_context: Value::Null,
-        handles: flowctl_engine::TaskHandles::in_memory(),
-    }
+    let settings = json!({"kafka": {"bootstrap": bootstrap, "properties": properties}});
+    let (ctx, lines) = JobContext::for_test(dir);
+    let mut ctx = ctx.on_target(TargetKind::Local, settings);
+    ctx.dag_id = "bench".into();
+    ctx.run_id = format!("round-{round}");
+    ctx.task_id = "bronze".into();
+    ctx.logical_date = Utc
+        .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
+        .single()
+        .unwrap();
+    ctx.data_interval_start = ctx.logical_date - chrono::Duration::days(1);
+    ctx.data_interval_end = ctx.logical_date;
+    (ctx, lines)
 }
 
 fn machine() -> String {
@@ -152,6 +135,12 @@ fn main() {
         .insert("compression.type".into(), compression.clone());
     let dir = tempfile::tempdir().expect("temp dir");
     let config = json!({"topics": [TOPIC], "table": "bronze.orders"});
+    // Run as the engine runs it: the fields checked by the registry's adapter first.
+    let mut registry = JobRegistry::new();
+    flowctl_jobs_kafka::register(&mut registry);
+    let bronze = registry
+        .get(TYPE_NAME)
+        .expect("kafka_to_iceberg registered");
 
     // The CPU cost of understanding a message, without Kafka: parse value and key.
     let sample: Vec<(Vec<u8>, Vec<u8>)> = (0..100_000u64)
@@ -202,11 +191,10 @@ fn main() {
         produce_time += p;
         drop(records);
 
-        let (log, mut lines) = LogSink::channel();
-        let ctx = context(dir.path(), broker.bootstrap_servers(), round, log);
+        let (ctx, mut lines) = context(dir.path(), broker.bootstrap_servers(), round);
         let started = Instant::now();
         let output = runtime
-            .block_on(BronzeJob::new().run(config.clone(), ctx))
+            .block_on(bronze.run(config.clone(), ctx))
             .expect("bronze run");
         let i = started.elapsed();
         ingest_time += i;

@@ -3,16 +3,19 @@
 use flowctl_engine::job::JobError;
 use flowctl_lakehouse::LakehouseError;
 
-/// What can go wrong in a Kafka job.
+/// What can go wrong in a Kafka job while it runs. A step's fields and the target's `kafka:`
+/// block are checked before the job starts (see the config structs' checks and
+/// [`crate::settings::KafkaSettings`]): these are the failures only an attempt meets.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaJobError {
-    /// Bad step or target configuration: retrying cannot help.
+    /// Something the attempt found that no retry fixes: a message file that does not parse,
+    /// unreadable offsets stored in a bronze table, a client property librdkafka refuses.
     #[error("{0}")]
     Config(String),
     /// The broker or client failed (retryable).
     #[error("kafka: {0}")]
     Kafka(String),
-    /// The lakehouse failed.
+    /// The lakehouse failed: retryable exactly when [`LakehouseError::is_retryable`] says so.
     #[error("{0}")]
     Lakehouse(#[from] LakehouseError),
     /// A local file could not be read.
@@ -44,24 +47,23 @@ impl From<rdkafka::error::KafkaError> for KafkaJobError {
     }
 }
 
-impl From<KafkaJobError> for JobError {
-    fn from(e: KafkaJobError) -> Self {
-        match &e {
-            KafkaJobError::Config(_) => JobError::fatal(e.to_string()),
-            KafkaJobError::Lakehouse(l) if is_config_error(l) => JobError::fatal(e.to_string()),
-            _ => JobError::failed(e.to_string()),
+impl KafkaJobError {
+    /// Whether running the step again may succeed: broker, client and local I/O failures and
+    /// cancellations may pass; a lakehouse or catalog error is as
+    /// [`LakehouseError::is_retryable`] decides (this crate adds no rules of its own).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Config(_) => false,
+            Self::Lakehouse(e) => e.is_retryable(),
+            Self::Kafka(_) | Self::Io(_) | Self::Cancelled => true,
         }
     }
 }
 
-/// Lakehouse errors that a retry cannot fix.
-fn is_config_error(e: &LakehouseError) -> bool {
-    matches!(
-        e,
-        LakehouseError::InvalidName { .. }
-            | LakehouseError::Schema(_)
-            | LakehouseError::Unsupported(_)
-    )
+impl From<KafkaJobError> for JobError {
+    fn from(e: KafkaJobError) -> Self {
+        JobError::classified(e.to_string(), e.is_retryable())
+    }
 }
 
 #[cfg(test)]
@@ -69,6 +71,29 @@ mod tests {
     use super::*;
     use rdkafka::error::KafkaError;
     use rdkafka::types::RDKafkaConfRes;
+
+    #[test]
+    fn lakehouse_errors_are_retryable_exactly_as_the_lakehouse_says() {
+        let cases: [fn() -> LakehouseError; 7] = [
+            || LakehouseError::Io(std::io::Error::other("disk full")),
+            || LakehouseError::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+            || LakehouseError::CommitConflict {
+                table: "bronze.t".into(),
+                detail: "moved".into(),
+            },
+            || LakehouseError::Schema("no such column".into()),
+            || LakehouseError::TableNotFound("bronze.x".into()),
+            || LakehouseError::Unsupported("s3 warehouse".into()),
+            || LakehouseError::InvalidSettings("`iceberg.catalgo`".into()),
+        ];
+        for make in cases {
+            let job = JobError::from(KafkaJobError::from(make()));
+            assert_eq!(job.retryable, make().is_retryable(), "{job}");
+            assert_eq!(job.message, make().to_string());
+        }
+        assert!(JobError::from(KafkaJobError::Kafka("broker down".into())).retryable);
+        assert!(!JobError::from(KafkaJobError::Config("m.jsonl:2: oops".into())).retryable);
+    }
 
     #[test]
     fn client_config_errors_never_show_secret_values() {

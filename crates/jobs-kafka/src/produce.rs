@@ -2,14 +2,18 @@
 //! source, and tests). Each line is `{"key": <json|null>, "value": <json|null|string>,
 //! "partition": <int, optional>}`: a JSON value is sent as its compact text, `null` as a
 //! tombstone (no value), and a string verbatim, so malformed messages can be produced too.
+//!
+//! The step's fields are checked offline ([`ProduceConfig`]'s check: a topic name Kafka
+//! accepts, a file, a partition count of at least 1). An attempt reads and parses the whole
+//! file, and checks the explicit partitions against the topic, before it publishes anything:
+//! a bad file publishes nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
+use flowctl_model::catalog::{JobConfig, Problems};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,24 +27,60 @@ use serde_json::Value;
 use crate::embedded::DEFAULT_PARTITIONS;
 use crate::error::KafkaJobError;
 use crate::settings::{Connection, KafkaSettings};
+use crate::topic::check_topic_name;
 
 /// The `type:` value of this job type.
 pub const TYPE_NAME: &str = "kafka_produce";
+
+/// The outputs a successful step sets.
+const OUTPUTS: &[OutputDoc] = &[OutputDoc {
+    name: "produced",
+    description: "Messages published and acknowledged by the broker.",
+}];
+
+/// How long to wait for the topic's metadata when messages name their partition.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Fields of a `kafka_produce` step.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProduceConfig {
-    /// Topic to publish to.
+    /// Topic to publish to: ASCII letters, digits, `.`, `_` and `-`.
     pub topic: String,
     /// JSONL file of messages, relative to the project directory. Each line is an object with
     /// `key` (any JSON, or null), `value` (any JSON sent as its text; null = a tombstone; a
     /// string is sent verbatim, so malformed messages can be produced) and an optional
     /// `partition`. Blank lines are skipped.
     pub file: PathBuf,
-    /// Partition count when the topic is created (embedded broker only; default 3).
+    /// Partition count when the topic is created (embedded broker only; at least 1; default
+    /// 3).
     #[serde(default)]
     pub partitions: Option<i32>,
+}
+
+impl JobConfig for ProduceConfig {
+    fn check(&self, problems: &mut Problems) {
+        problems.check_value(&["topic"], &self.topic, check_topic_name);
+        problems.check_value(&["file"], &self.file.to_string_lossy(), |file| {
+            if file.trim().is_empty() {
+                Err(
+                    "names no file: give the JSONL file of messages, relative to the project \
+                     directory"
+                        .to_owned(),
+                )
+            } else {
+                Ok(())
+            }
+        });
+        if let Some(partitions) = self.partitions
+            && partitions < 1
+        {
+            problems.field(
+                "partitions",
+                format!("a topic needs at least one partition, got {partitions}"),
+            );
+        }
+    }
 }
 
 /// One message to publish.
@@ -72,8 +112,17 @@ pub fn parse_jsonl(text: &str, origin: &Path) -> Result<Vec<Record>, KafkaJobErr
         if line.trim().is_empty() {
             continue;
         }
+        let at = || format!("{}:{}", origin.display(), n + 1);
         let parsed: Line = serde_json::from_str(line)
-            .map_err(|e| KafkaJobError::Config(format!("{}:{}: {e}", origin.display(), n + 1)))?;
+            .map_err(|e| KafkaJobError::Config(format!("{}: {e}", at())))?;
+        if let Some(partition) = parsed.partition
+            && partition < 0
+        {
+            return Err(KafkaJobError::Config(format!(
+                "{}: partition {partition}: partitions are numbered from 0",
+                at()
+            )));
+        }
         let bytes = |v: Value| match v {
             Value::Null => None,
             Value::String(s) => Some(s.into_bytes()),
@@ -111,16 +160,15 @@ impl ProducerContext for Deliveries {
 }
 
 /// Publishes `records` to `topic` and waits until every one is acknowledged. Creates the topic
-/// with `partitions` partitions first when the connection is the embedded broker.
+/// with `partitions` partitions first when the connection is the embedded broker (after the
+/// producer, so client properties librdkafka refuses create nothing). When messages name their
+/// partition, the topic must have it: otherwise nothing is published.
 pub fn produce(
     connection: &Connection,
     topic: &str,
     partitions: i32,
     records: &[Record],
 ) -> Result<u64, KafkaJobError> {
-    if let Some(broker) = connection.embedded {
-        broker.create_topic(topic, partitions)?;
-    }
     let producer: ThreadedProducer<Deliveries> = connection
         .client_config(&[
             ("linger.ms", "5"),
@@ -129,6 +177,10 @@ pub fn produce(
             ("message.timeout.ms", "60000"),
         ])
         .create_with_context(Deliveries::default())?;
+    if let Some(broker) = connection.embedded {
+        broker.create_topic(topic, partitions)?;
+    }
+    check_partitions(&producer, topic, records)?;
     let mut sent = 0u64;
     for record in records {
         let mut message = BaseRecord::<[u8], [u8]>::to(topic);
@@ -177,41 +229,68 @@ pub fn produce(
     Ok(sent)
 }
 
-/// The `kafka_produce` plugin.
-pub struct ProduceJob {
-    spec: Arc<dyn JobTypeSpec>,
+/// Refuses messages naming a partition the topic does not have, before any is sent (a topic
+/// the broker does not report yet is left to the broker).
+fn check_partitions(
+    producer: &ThreadedProducer<Deliveries>,
+    topic: &str,
+    records: &[Record],
+) -> Result<(), KafkaJobError> {
+    let Some(highest) = records.iter().filter_map(|r| r.partition).max() else {
+        return Ok(());
+    };
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+    let Some(found) = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+    else {
+        return Ok(());
+    };
+    let count = found.partitions().len();
+    if usize::try_from(highest).is_ok_and(|p| p >= count) {
+        return Err(KafkaJobError::Config(format!(
+            "a message names partition {highest}, but topic {topic} has {count} partition(s): \
+             nothing was published"
+        )));
+    }
+    Ok(())
 }
+
+/// The `kafka_produce` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProduceJob;
 
 impl ProduceJob {
-    /// The plugin, ready to register.
+    /// The job type, ready to register.
     pub fn new() -> Self {
-        Self {
-            spec: Arc::new(TypedJobSpec::<ProduceConfig>::new(TYPE_NAME)),
+        Self
+    }
+}
+
+impl Job for ProduceJob {
+    type Config = ProduceConfig;
+    const TYPE: &'static str = TYPE_NAME;
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            ..Telemetry::default()
         }
     }
-}
 
-impl Default for ProduceJob {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl JobPlugin for ProduceJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: ProduceConfig = serde_json::from_value(config)
-            .map_err(|e| JobError::fatal(format!("invalid kafka_produce step: {e}")))?;
-        let settings = KafkaSettings::from_target(&ctx.target.settings)?;
+    async fn run(&self, config: ProduceConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx.target.section::<KafkaSettings>()?;
         let path = ctx.project_dir.join(&config.file);
         let text = tokio::fs::read_to_string(&path)
             .await
             .map_err(|e| JobError::fatal(format!("cannot read {}: {e}", path.display())))?;
         let records = parse_jsonl(&text, &path)?;
+        if ctx.cancel.is_cancelled() {
+            return Err(JobError::failed("cancelled before anything was published"));
+        }
         let partitions = config.partitions.unwrap_or(DEFAULT_PARTITIONS);
         let topic = config.topic.clone();
         let log = ctx.log.clone();
@@ -241,6 +320,8 @@ impl JobPlugin for ProduceJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
+    use serde_json::json;
 
     #[test]
     fn jsonl_values_keys_and_tombstones() {
@@ -261,5 +342,58 @@ mod tests {
         assert_eq!(records[2].value.as_deref(), Some(&b"{not json"[..]));
         let err = parse_jsonl("{\"value\": 1}\n{oops", Path::new("m.jsonl")).unwrap_err();
         assert!(err.to_string().starts_with("m.jsonl:2:"), "{err}");
+        let err =
+            parse_jsonl("{\"value\": 1, \"partition\": -1}", Path::new("m.jsonl")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m.jsonl:1: partition -1: partitions are numbered from 0"
+        );
+    }
+
+    fn problems(config: Value) -> Vec<String> {
+        TypedJobSpec::<ProduceConfig>::new(TYPE_NAME)
+            .check(&config)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn check_reports_every_problem_at_its_field() {
+        assert!(problems(json!({"topic": "shop.orders", "file": "m.jsonl"})).is_empty());
+        assert_eq!(
+            problems(json!({"topic": "", "file": "", "partitions": 0})),
+            [
+                "`topic`: an empty topic name",
+                "`file`: names no file: give the JSONL file of messages, relative to the \
+                 project directory",
+                "`partitions`: a topic needs at least one partition, got 0",
+            ]
+        );
+        let bad_name = problems(json!({"topic": "shop orders", "file": "m.jsonl"}));
+        assert_eq!(bad_name.len(), 1, "{bad_name:?}");
+        assert!(bad_name[0].starts_with("`topic`: `shop orders` is not a Kafka topic name"));
+    }
+
+    #[test]
+    fn check_skips_templated_values() {
+        let config = json!({"topic": "{{ params.topic }}", "file": "{{ params.file }}"});
+        assert!(problems(config).is_empty());
+    }
+
+    #[test]
+    fn declares_its_output() {
+        let telemetry = ProduceJob.telemetry();
+        let names: Vec<&str> = telemetry.outputs.iter().map(|o| o.name).collect();
+        assert_eq!(names, ["produced"]);
+        assert_eq!(
+            telemetry,
+            Telemetry {
+                outputs: OUTPUTS,
+                ..Telemetry::default()
+            }
+        );
     }
 }

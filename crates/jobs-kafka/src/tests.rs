@@ -1,5 +1,6 @@
-//! End-to-end tests: an in-process broker, real Iceberg files in a temp dir, the job run
-//! through `JobPlugin::run` with a hand-built context.
+//! End-to-end tests: an in-process broker, real Iceberg files in a temp dir, the job run as
+//! the engine runs it (fields checked by the registry's adapter first) with a
+//! `JobContext::for_test` context.
 
 mod support;
 

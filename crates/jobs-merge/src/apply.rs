@@ -1,10 +1,18 @@
-//! Applying one key's ordered changes to its stored rows, in `current` or `scd2` mode.
+//! Applying the changes to the stored rows: each touched key's ordered changes to its rows, in
+//! `current` or `scd2` mode, and every touched key of a merge, counting what became of them.
+//!
+//! Keys are independent of each other, so a merge of many keys applies them on two threads.
 
 use flowctl_cdc::{OrderingKey, TypedValue};
 
 use crate::arrow_rows::Row;
-use crate::changes::{Action, Change};
+use crate::changes::{Action, Change, Events};
+use crate::decode::Decoders;
 use crate::error::MergeError;
+use crate::group::Groups;
+
+/// Below this many keys (or rows), one thread costs less than starting another.
+pub(crate) const PARALLEL_APPLY_KEYS: usize = 4096;
 
 /// Where things are in a silver row.
 pub(crate) struct Layout {
@@ -188,4 +196,104 @@ pub(crate) fn scd2(
         changed,
         incomplete: false,
     })
+}
+
+/// How many keys a merge inserted, updated and deleted.
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// Keys that were not live and are now.
+    pub inserted: u64,
+    /// Live keys that changed and are still live.
+    pub updated: u64,
+    /// Live keys that were deleted.
+    pub deleted: u64,
+    /// Some key needs its earlier changes, which were not kept (see `Applied::incomplete`).
+    pub incomplete: bool,
+}
+
+/// Applying each group's changes to its stored rows.
+pub(crate) struct ApplyStep<'a, 'c> {
+    /// The touched keys' changes.
+    pub groups: &'a Groups<'c>,
+    /// With only each key's latest change kept: whether each key (group) had others.
+    pub superseded: &'a [bool],
+    /// The bronze texts the changes point at.
+    pub events: &'a Events,
+    /// Turns a change into a silver row.
+    pub decoders: &'a Decoders,
+    /// Where things are in a silver row.
+    pub layout: &'a Layout,
+    /// `mode: scd2` (else `current`).
+    pub scd2: bool,
+}
+
+impl ApplyStep<'_, '_> {
+    /// Applies every group (`stored[g]` is group `g`'s stored rows). Keys are independent and
+    /// decoding the winning rows is CPU-bound, so the groups are split in two halves, one per
+    /// thread, when there are many.
+    pub fn run_all(&self, mut stored: Vec<Vec<Row>>) -> Result<(Vec<Row>, Tally), MergeError> {
+        if stored.len() < PARALLEL_APPLY_KEYS {
+            return self.run(0, stored);
+        }
+        let mid = stored.len() / 2;
+        let second = stored.split_off(mid);
+        let (a, b) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.run(mid, second));
+            let mine = self.run(0, stored);
+            (mine, other.join())
+        });
+        let (mut rows, mut tally) = a?;
+        let (more, t) =
+            b.map_err(|_| MergeError::Config("a merge apply thread panicked".into()))??;
+        rows.extend(more);
+        tally.inserted += t.inserted;
+        tally.updated += t.updated;
+        tally.deleted += t.deleted;
+        tally.incomplete |= t.incomplete;
+        Ok((rows, tally))
+    }
+
+    /// Applies groups `first..first + stored.len()`.
+    fn run(&self, first: usize, stored: Vec<Vec<Row>>) -> Result<(Vec<Row>, Tally), MergeError> {
+        let decode = |c: &Change| self.decoders.decode(c, self.events, self.layout);
+        let mut output = Vec::with_capacity(stored.len());
+        let mut tally = Tally::default();
+        for (g, existing) in (first..).zip(stored) {
+            let group = self.groups.changes(g);
+            let Applied {
+                rows,
+                was_live,
+                is_live,
+                changed,
+                incomplete,
+            } = if self.scd2 {
+                scd2(existing, group, &decode, self.layout)?
+            } else {
+                let complete = !self.superseded.get(g).copied().unwrap_or(false);
+                current(
+                    existing,
+                    group,
+                    self.groups.deletes(g),
+                    complete,
+                    &decode,
+                    self.layout,
+                )?
+            };
+            // The merge is redone with every change kept: what was applied so far is moot.
+            if incomplete {
+                tally.incomplete = true;
+                return Ok((Vec::new(), tally));
+            }
+            if changed {
+                match (was_live, is_live) {
+                    (false, true) => tally.inserted += 1,
+                    (true, true) => tally.updated += 1,
+                    (true, false) => tally.deleted += 1,
+                    (false, false) => {}
+                }
+            }
+            output.extend(rows);
+        }
+        Ok((output, tally))
+    }
 }

@@ -14,7 +14,7 @@ use crate::arrow_rows::Row;
 use crate::changes::{self, Change, Events};
 use crate::error::MergeError;
 use crate::json_scan;
-use crate::merge::Plan;
+use crate::plan::Plan;
 use crate::values::{self, declared_column, decode_cell, same_family, storage_of_arrow};
 
 /// Source columns for each event schema, aligned with silver's columns.

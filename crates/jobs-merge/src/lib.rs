@@ -12,12 +12,20 @@
 //!   placeholder keeps the stored value.
 //! * Copy-on-write: only the data files holding touched keys are rewritten, in one `overwrite`
 //!   commit; a commit conflict reloads and redoes the merge.
+//!
+//! The job type ([`MergeJob`], registered by [`register`]) follows the engine's typed contract:
+//! its fields are [`MergeConfig`], whose pure check (table names, a target that is its own
+//! source, `key`, `columns` types, `include`/`exclude`, `source_table`) runs at `flowctl
+//! validate` and before every attempt; the catalog and warehouse come from the target's
+//! `iceberg:` block ([`flowctl_lakehouse::IcebergTarget`]); a lakehouse or catalog failure is
+//! retryable exactly when [`flowctl_lakehouse::LakehouseError::is_retryable`] says so.
 
 #![warn(missing_docs)]
 
 mod apply;
 mod arrow_rows;
 mod changes;
+mod commit;
 mod config;
 mod decode;
 mod error;
@@ -25,25 +33,27 @@ mod group;
 mod json_scan;
 mod keys;
 mod merge;
+mod plan;
 mod plugin;
+mod prune;
 mod row_scan;
+mod schema;
 mod source;
 mod values;
 mod winners;
 
-use std::sync::Arc;
-
 use flowctl_engine::job::JobRegistry;
+use flowctl_lakehouse::IcebergTarget;
 
+pub use commit::LIVE_ROWS_SUMMARY_KEY;
 pub use config::{MergeConfig, MergeMode};
 pub use error::MergeError;
-pub use merge::{
-    BeforeCommit, EFFECTIVE_FROM, EFFECTIVE_TO, IS_CURRENT, LIVE_ROWS_SUMMARY_KEY, MAX_ATTEMPTS,
-    MergeHooks, MergeOutcome, ORDER_COLUMNS, merge,
-};
+pub use merge::{BeforeCommit, MAX_ATTEMPTS, MergeHooks, MergeOutcome, merge};
 pub use plugin::{MergeJob, TYPE_NAME};
+pub use schema::{EFFECTIVE_FROM, EFFECTIVE_TO, IS_CURRENT, ORDER_COLUMNS};
 
-/// Registers the `iceberg_merge` job type.
+/// Registers the `iceberg_merge` job type and the target settings it reads (`iceberg:`).
 pub fn register(registry: &mut JobRegistry) {
-    registry.register(Arc::new(MergeJob::new()));
+    registry.add(MergeJob::new());
+    registry.add_target_section::<IcebergTarget>();
 }

@@ -8,6 +8,12 @@
 //! - [`query`] / [`format_batches`]: the query API behind `flowctl sql`.
 //!
 //! Every namespace of the catalog is a SQL schema: `SELECT * FROM silver.orders_current`.
+//!
+//! Both job types follow the engine's typed contract: a config struct implementing
+//! `JobConfig` (every mistake knowable offline reported at its field, inline queries parsed
+//! with DataFusion's own parser) and a `Job` run with the checked fields. They read the
+//! target's `iceberg:` block as the typed section `flowctl_lakehouse::IcebergTarget`.
+//! Lakehouse errors are retryable exactly when `LakehouseError::is_retryable` says so.
 
 #![warn(missing_docs)]
 
@@ -17,9 +23,8 @@ pub mod quality;
 mod query;
 mod session;
 pub mod sql_job;
+mod sql_text;
 mod write;
-
-use std::sync::Arc;
 
 use flowctl_engine::job::JobRegistry;
 
@@ -30,11 +35,13 @@ pub use query::{Format, format_batches, query};
 pub use session::{lakehouse_session, run_sql};
 pub use write::{WriteMode, write_result};
 
-/// Adds the `sql` and `quality` job types to `registry`.
+/// Adds the `sql` and `quality` job types to `registry`, and the target settings they read
+/// (the `iceberg:` block, [`flowctl_lakehouse::IcebergTarget`]).
 pub fn register(registry: &mut JobRegistry) {
     registry
-        .register(Arc::new(sql_job::SqlJob::new()))
-        .register(Arc::new(quality::QualityJob::new()));
+        .add(sql_job::SqlJob)
+        .add(quality::QualityJob)
+        .add_target_section::<flowctl_lakehouse::IcebergTarget>();
 }
 
 #[cfg(test)]
@@ -48,6 +55,27 @@ mod tests {
         assert_eq!(
             registry.catalog().names().collect::<Vec<_>>(),
             ["quality", "sql"]
+        );
+        let keys: Vec<String> = registry
+            .target_sections()
+            .keys_for(flowctl_engine::job::TargetKind::Local)
+            .into_keys()
+            .collect();
+        assert_eq!(keys, ["iceberg"]);
+        let sql = registry.telemetry("sql");
+        let outputs: Vec<&str> = sql.outputs.iter().map(|o| o.name).collect();
+        assert_eq!(outputs, ["rows", "target", "snapshot_id"]);
+        assert!(!sql.reports_checks && sql.table_field.is_none() && sql.counters.is_empty());
+        let quality = registry.telemetry("quality");
+        let outputs: Vec<&str> = quality.outputs.iter().map(|o| o.name).collect();
+        assert_eq!(outputs, ["passed", "failed", "warned"]);
+        assert!(quality.reports_checks);
+        assert!(quality.table_field.is_none() && quality.counters.is_empty());
+        assert!(
+            sql.outputs
+                .iter()
+                .chain(quality.outputs)
+                .all(|o| !o.description.is_empty())
         );
     }
 

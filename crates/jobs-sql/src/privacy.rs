@@ -61,11 +61,10 @@ impl SaltSource {
             }
             (None, Some(file)) => {
                 let path = project_dir.join(file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    SqlError::Config(format!(
-                        "cannot read the pseudonymisation salt file {}: {e}",
-                        path.display()
-                    ))
+                let text = std::fs::read_to_string(&path).map_err(|source| SqlError::File {
+                    what: "the pseudonymisation salt file",
+                    path: path.clone(),
+                    source,
                 })?;
                 // Editors add a final newline; it is not part of the secret.
                 Salt::new(text.trim_end_matches(['\n', '\r'])).ok_or_else(|| {

@@ -85,5 +85,5 @@ pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String,
 
 fn utf8(buf: Vec<u8>) -> Result<String, SqlError> {
     String::from_utf8(buf)
-        .map_err(|e| SqlError::Config(format!("formatted output is not UTF-8: {e}")))
+        .map_err(|e| SqlError::Internal(format!("formatted output is not UTF-8: {e}")))
 }

@@ -26,7 +26,7 @@ pub async fn lakehouse_session(lake: &Lakehouse) -> Result<SessionContext, SqlEr
     ctx.register_udf(crate::privacy::pseudonymize_udf(None));
     let catalog = ctx
         .catalog(DEFAULT_CATALOG)
-        .ok_or_else(|| SqlError::Config("DataFusion has no default catalog".into()))?;
+        .ok_or_else(|| SqlError::Internal("DataFusion has no default catalog".into()))?;
     for namespace in lake.list_namespaces().await? {
         let schema = Arc::new(MemorySchemaProvider::new());
         for name in lake.list_tables(&namespace).await? {

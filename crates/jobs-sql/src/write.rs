@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use flowctl_lakehouse::{
     Column, ColumnType, LakeTable, Lakehouse, LakehouseError, TableName, TableSchema,
@@ -49,10 +49,10 @@ pub async fn write_result(
         .collect::<Result<Vec<_>, _>>()?;
     let schema = match batches.first() {
         Some(b) => b.schema(),
-        None => return Err(SqlError::Config("the query produced no schema".into())),
+        None => return Err(SqlError::Internal("the query produced no schema".into())),
     };
     let table = ensure_table(lake, target, &TableSchema::Arrow(schema.clone())).await?;
-    let table = add_new_columns(lake, table, &schema).await?;
+    let table = add_new_columns(lake, table, &batches).await?;
     let rows: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
     let snapshot = match mode {
         WriteMode::Replace => lake.replace_all(&table, rows, summary).await?,
@@ -63,12 +63,16 @@ pub async fn write_result(
 
 /// Adds the result columns the table lacks (a gold query that gained a column), so `replace`
 /// and `append` keep working after the SQL changes; columns the result no longer has are
-/// written as nulls.
+/// written as nulls. The schema is changed only once the result is known to fit the table's
+/// existing columns, so a refused write leaves the table as it was.
 async fn add_new_columns(
     lake: &Lakehouse,
     table: LakeTable,
-    result: &Schema,
+    batches: &[RecordBatch],
 ) -> Result<LakeTable, SqlError> {
+    let Some(result) = batches.first().map(RecordBatch::schema) else {
+        return Ok(table);
+    };
     let existing = table.arrow_schema()?;
     let mut new = Vec::new();
     for field in result.fields() {
@@ -77,7 +81,8 @@ async fn add_new_columns(
         }
         let ty = column_type(field.data_type()).ok_or_else(|| {
             SqlError::Config(format!(
-                "result column `{}` ({}) is new to table {} and cannot be added with that type;                  CAST it or recreate the table",
+                "result column `{}` ({}) is new to table {} and cannot be added with that type; \
+                 CAST it or recreate the table",
                 field.name(),
                 field.data_type(),
                 table.name()
@@ -88,7 +93,55 @@ async fn add_new_columns(
     if new.is_empty() {
         return Ok(table);
     }
+    ensure_fits(&existing, batches, table.name())?;
     Ok(lake.add_columns(&table, &new).await?)
+}
+
+/// Refuses `batches` if writing them to a table with columns `existing` would fail: a value
+/// that does not convert to its column's type, a null (or a missing column) where the table
+/// requires a value. The same rules as the write, checked before anything changes.
+fn ensure_fits(
+    existing: &Schema,
+    batches: &[RecordBatch],
+    table: &TableName,
+) -> Result<(), SqlError> {
+    let options = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+        for field in existing.fields() {
+            let Some(column) = batch.column_by_name(field.name()) else {
+                if field.is_nullable() {
+                    continue;
+                }
+                return Err(SqlError::Config(format!(
+                    "table {table} requires column `{}`, which the result does not have",
+                    field.name()
+                )));
+            };
+            if column.data_type() != field.data_type() {
+                cast_with_options(column, field.data_type(), &options).map_err(|e| {
+                    SqlError::Config(format!(
+                        "result column `{}` ({}) does not fit column `{}` ({}) of table \
+                         {table}: {e}",
+                        field.name(),
+                        column.data_type(),
+                        field.name(),
+                        field.data_type()
+                    ))
+                })?;
+            }
+            if !field.is_nullable() && column.null_count() > 0 {
+                return Err(SqlError::Config(format!(
+                    "table {table} requires a value in column `{}`; the result has {} null(s)",
+                    field.name(),
+                    column.null_count()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The lakehouse column type of an (already normalised) Arrow type.

@@ -1,11 +1,8 @@
 //! The `noop` job type: does nothing and succeeds (Airflow's `EmptyOperator`), for joins,
-//! tests and benchmarks.
+//! tests and benchmarks. It has no fields: any field is refused offline, by serde.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput};
+use flowctl_model::catalog::JobConfig;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -17,48 +14,26 @@ pub const TYPE_NAME: &str = "noop";
 #[serde(deny_unknown_fields)]
 pub struct NoopConfig {}
 
-/// The `noop` plugin.
-pub struct NoopJob {
-    spec: Arc<dyn JobTypeSpec>,
-}
+/// Nothing to check beyond serde's refusal of every field.
+impl JobConfig for NoopConfig {}
+
+/// The `noop` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopJob;
 
 impl NoopJob {
-    /// The plugin, ready to register.
+    /// The job type, ready to register.
     pub fn new() -> Self {
-        Self {
-            spec: Arc::new(TypedJobSpec::<NoopConfig>::new(TYPE_NAME)),
-        }
+        Self
     }
 }
 
-impl Default for NoopJob {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+impl Job for NoopJob {
+    type Config = NoopConfig;
+    const TYPE: &'static str = TYPE_NAME;
 
-#[async_trait]
-impl JobPlugin for NoopJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(
-        &self,
-        config: serde_json::Value,
-        _ctx: JobContext,
-    ) -> Result<JobOutput, JobError> {
-        // The engine benchmark runs 10,000 of these: the usual `{}` costs no deserialization
-        // and the default output allocates nothing.
-        let trivially_empty = match &config {
-            serde_json::Value::Object(fields) => fields.is_empty(),
-            serde_json::Value::Null => true,
-            _ => false,
-        };
-        if !trivially_empty {
-            serde_json::from_value::<NoopConfig>(config)
-                .map_err(|err| JobError::fatal(format!("invalid noop step: {err}")))?;
-        }
+    async fn run(&self, _config: NoopConfig, _ctx: JobContext) -> Result<JobOutput, JobError> {
+        // The engine benchmark runs 10,000 of these: the default output allocates nothing.
         Ok(JobOutput::default())
     }
 }
@@ -66,26 +41,28 @@ impl JobPlugin for NoopJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::context;
+    use crate::test_support::{context, run_checked};
     use serde_json::json;
 
     #[tokio::test]
     async fn succeeds_without_outputs() {
         let (ctx, _logs) = context(std::env::temp_dir());
-        let output = NoopJob::new().run(json!({}), ctx).await;
+        let output = NoopJob.run(NoopConfig {}, ctx.clone()).await;
+        assert_eq!(output, Ok(JobOutput::default()));
+        let output = run_checked(NoopJob, json!({}), ctx).await;
         assert_eq!(output, Ok(JobOutput::default()));
     }
 
     #[tokio::test]
     async fn rejects_fields_at_run_time_too() {
         let (ctx, _logs) = context(std::env::temp_dir());
-        let err = NoopJob::new()
-            .run(json!({"command": "true"}), ctx)
+        let err = run_checked(NoopJob, json!({"command": "true"}), ctx)
             .await
             .unwrap_err();
         assert!(!err.retryable);
         assert!(
-            err.message.contains("unknown field `command`"),
+            err.message.starts_with("invalid `noop` step: ")
+                && err.message.contains("unknown field `command`"),
             "{}",
             err.message
         );
@@ -93,15 +70,18 @@ mod tests {
 
     #[test]
     fn check_accepts_no_fields_and_rejects_any() {
-        let spec = NoopJob::new().spec();
+        let registry = crate::registry();
+        let spec = registry.get(TYPE_NAME).expect("registered").spec();
         assert_eq!(spec.name(), "noop");
         assert!(spec.field_names().is_empty());
         assert_eq!(spec.check(&json!({})), Ok(()));
-        let err = spec.check(&json!({"sleep": 1})).unwrap_err();
+        let errors = spec.check(&json!({"sleep": 1})).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, ["sleep"]);
         assert!(
-            err.message.contains("unknown field `sleep`"),
+            errors[0].message.contains("unknown field `sleep`"),
             "{}",
-            err.message
+            errors[0].message
         );
     }
 }

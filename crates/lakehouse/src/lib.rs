@@ -59,7 +59,7 @@ use iceberg_catalog_sql::{
 pub use error::{LakehouseError, Result};
 pub use names::TableName;
 pub use schema::{Column, ColumnType, TableSchema};
-pub use settings::{DEFAULT_CATALOG, DEFAULT_WAREHOUSE, IcebergSettings};
+pub use settings::{DEFAULT_CATALOG, DEFAULT_WAREHOUSE, IcebergSettings, IcebergTarget};
 pub use table::{DataFileInfo, LakeTable, SnapshotInfo};
 /// The Arrow and Iceberg crates this API speaks, re-exported so callers use matching versions.
 pub use {arrow_array, arrow_schema, iceberg};

@@ -18,40 +18,86 @@ pub(crate) struct CatalogUrl {
     pub dialect: Dialect,
 }
 
+/// What a catalog setting names. Pure: the target setting's offline check and
+/// [`catalog_url`] share it, so a setting that passes the check is one that can be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CatalogForm {
+    /// `postgres://…` / `postgresql://…`.
+    Postgres,
+    /// `sqlite:…`.
+    SqliteUrl,
+    /// A path to a SQLite file.
+    SqlitePath,
+}
+
+/// Sorts a catalog setting: `sqlite:…`, `postgres://…` / `postgresql://…`, or a plain file
+/// path; any other URL (or nothing) is refused with the reason.
+pub(crate) fn catalog_form(raw: &str) -> std::result::Result<CatalogForm, String> {
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Ok(CatalogForm::Postgres)
+    } else if raw.starts_with("sqlite:") {
+        Ok(CatalogForm::SqliteUrl)
+    } else if raw.contains("://") {
+        Err(format!(
+            "catalog URL `{raw}`: only sqlite: and postgres:// SQL catalogs are supported"
+        ))
+    } else if raw.trim().is_empty() {
+        Err(
+            "the catalog is empty: give a SQLite file path, a sqlite: URL or a postgres:// URL"
+                .to_owned(),
+        )
+    } else {
+        Ok(CatalogForm::SqlitePath)
+    }
+}
+
 /// Accepts `sqlite:…`, `postgres://…` / `postgresql://…`, or a plain file path (a SQLite file,
 /// created with its parent directory when missing).
 pub(crate) fn catalog_url(raw: &str) -> Result<CatalogUrl> {
-    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        return Ok(CatalogUrl {
+    match catalog_form(raw).map_err(LakehouseError::Unsupported)? {
+        CatalogForm::Postgres => Ok(CatalogUrl {
             url: raw.to_owned(),
             dialect: Dialect::Postgres,
-        });
+        }),
+        CatalogForm::SqliteUrl => {
+            let rest = raw.strip_prefix("sqlite:").unwrap_or(raw);
+            // sqlx refuses to create a missing SQLite file unless asked to (`mode=rwc`).
+            let url = if rest.contains('?') || rest.contains(":memory:") {
+                raw.to_owned()
+            } else {
+                format!("{raw}?mode=rwc")
+            };
+            Ok(CatalogUrl {
+                url,
+                dialect: Dialect::Sqlite,
+            })
+        }
+        CatalogForm::SqlitePath => {
+            let path = absolute(Path::new(raw))?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            Ok(CatalogUrl {
+                url: format!("sqlite://{}?mode=rwc", path.display()),
+                dialect: Dialect::Sqlite,
+            })
+        }
     }
-    if let Some(rest) = raw.strip_prefix("sqlite:") {
-        // sqlx refuses to create a missing SQLite file unless asked to (`mode=rwc`).
-        let url = if rest.contains('?') || rest.contains(":memory:") {
-            raw.to_owned()
-        } else {
-            format!("{raw}?mode=rwc")
-        };
-        return Ok(CatalogUrl {
-            url,
-            dialect: Dialect::Sqlite,
-        });
-    }
+}
+
+/// Checks a warehouse directory as written in a target's settings (pure): a local directory,
+/// not a URL, not empty.
+pub(crate) fn check_warehouse_dir(raw: &str) -> std::result::Result<(), String> {
     if raw.contains("://") {
-        return Err(LakehouseError::Unsupported(format!(
-            "catalog URL `{raw}`: only sqlite: and postgres:// SQL catalogs are supported"
-        )));
+        Err(format!(
+            "warehouse `{raw}`: must be a local directory (object stores such as s3:// are not \
+             supported in this build)"
+        ))
+    } else if raw.trim().is_empty() {
+        Err("the warehouse directory is empty".to_owned())
+    } else {
+        Ok(())
     }
-    let path = absolute(Path::new(raw))?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    Ok(CatalogUrl {
-        url: format!("sqlite://{}?mode=rwc", path.display()),
-        dialect: Dialect::Sqlite,
-    })
 }
 
 /// Turns a warehouse setting into an Iceberg location (`file:///abs/dir`), creating the directory.
@@ -94,6 +140,12 @@ mod tests {
             "sqlite::memory:"
         );
         assert!(catalog_url("mysql://h/db").is_err());
+        assert!(matches!(
+            catalog_url(""),
+            Err(LakehouseError::Unsupported(ref m)) if m.contains("empty")
+        ));
+        assert_eq!(catalog_form("postgresql://h/db"), Ok(CatalogForm::Postgres));
+        assert_eq!(catalog_form("rel/cat.db"), Ok(CatalogForm::SqlitePath));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sub/catalog.db");
         let url = catalog_url(file.to_str().unwrap()).unwrap();
@@ -109,5 +161,8 @@ mod tests {
         assert!(loc.starts_with("file:///"));
         assert!(wh.is_dir());
         assert!(warehouse_location("s3://bucket/wh").is_err());
+        assert!(check_warehouse_dir("s3://bucket/wh").is_err());
+        assert!(check_warehouse_dir(" ").is_err());
+        assert!(check_warehouse_dir("data/wh").is_ok());
     }
 }

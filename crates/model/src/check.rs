@@ -49,9 +49,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Diagnostics sorted by position (file-level ones first), as a reader scans the file.
+    /// Diagnostics sorted by position (file-level ones first), as a reader scans the file;
+    /// those in files the DAG names (a `file:` SQL query) come after the DAG file's own.
     pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.diagnostics.sort_by_key(|d| d.span);
+        let file = self.file;
+        self.diagnostics.sort_by(|a, b| {
+            (a.file != file, &a.file, a.span).cmp(&(b.file != file, &b.file, b.span))
+        });
         self.diagnostics.dedup();
         self.diagnostics
     }

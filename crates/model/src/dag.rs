@@ -189,15 +189,14 @@ pub enum TriggerRule {
     NoneFailed,
 }
 
-/// Target kinds a step may have variants for.
-pub const TARGET_KINDS: &[&str] = &["local", "aws"];
+pub use crate::target::TargetKind;
 
 impl Step {
-    /// The job this step runs on a target of the given kind (`local`, `aws`).
-    pub fn job_for(&self, target_kind: &str) -> Option<&JobSpec> {
+    /// The job this step runs on a target of the given kind.
+    pub fn job_for(&self, target_kind: TargetKind) -> Option<&JobSpec> {
         match &self.job {
             StepJob::Any(spec) => Some(spec),
-            StepJob::PerTarget(variants) => variants.get(target_kind),
+            StepJob::PerTarget(variants) => variants.get(target_kind.as_str()),
         }
     }
 

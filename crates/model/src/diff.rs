@@ -148,6 +148,7 @@ mod tests {
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         };
         parse_dag("d.yaml", text, &opts).expect("valid test DAG")
     }
@@ -155,6 +156,8 @@ mod tests {
     #[derive(serde::Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Noop {}
+
+    impl crate::catalog::JobConfig for Noop {}
 
     const BASE: &str = "dag: d\nschedule: '@daily'\nparams: {a: 1, b: 2}\nsteps:\n  a: {type: noop}\n  b: {type: noop, depends_on: a}\n  x: {type: noop}\n";
 

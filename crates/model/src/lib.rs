@@ -12,10 +12,12 @@ pub mod diff;
 pub mod duration;
 pub mod load;
 pub mod project;
+pub mod project_schema;
 pub mod schedule;
 pub mod schema;
 pub mod span;
 pub mod suggest;
+pub mod target;
 pub mod template;
 #[cfg(test)]
 mod testing;

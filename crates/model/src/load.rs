@@ -33,10 +33,13 @@ pub struct LoadOptions<'a> {
     /// `Some("aws")`: the DAG will run on a target of that kind, so every step needs a job
     /// for it (`step x has no aws variant`), and only that variant is checked.
     /// `None`: every variant present is checked.
-    pub target_kind: Option<&'a str>,
+    pub target_kind: Option<crate::dag::TargetKind>,
     /// Pool sizes from the project file. `Some`: a `pool:` naming an undeclared pool is an
     /// error. `None`: pool names are not checked.
     pub pools: Option<&'a BTreeMap<String, u32>>,
+    /// The project directory, against which files named by jobs resolve (a `file:` SQL
+    /// query, read to check its templates). `None`: such files are not read.
+    pub project_dir: Option<&'a Path>,
 }
 
 /// The result of loading several files: the valid DAGs, and the problems of the others.
@@ -153,8 +156,13 @@ pub fn load_dags(files: &[(String, String)], opts: &LoadOptions) -> Loaded {
     }
 
     let mut diagnostics = Vec::new();
-    for mut file_diagnostics in per_file {
-        file_diagnostics.sort_by_key(|d| d.span);
+    for (index, mut file_diagnostics) in per_file.into_iter().enumerate() {
+        // The DAG file's own problems first, then those in files it names (SQL queries), each
+        // file in position order.
+        let own = files[index].0.as_str();
+        file_diagnostics.sort_by(|a, b| {
+            (a.file != own, &a.file, a.span).cmp(&(b.file != own, &b.file, b.span))
+        });
         diagnostics.extend(file_diagnostics);
     }
     let dags = dags

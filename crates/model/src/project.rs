@@ -18,10 +18,10 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 
 use crate::check::{Checker, is_valid_id};
-use crate::dag::TARGET_KINDS;
 use crate::diagnostic::Diagnostic;
 use crate::suggest;
-use crate::yaml::{self, Node, Typed};
+use crate::target::{SectionCatalog, SectionPlace, TargetKind};
+use crate::yaml::{self, Entry, Node, Typed};
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "state",
@@ -55,9 +55,10 @@ pub struct ProjectConfig {
 /// A target: which step variant it runs (`kind`) and its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetConfig {
-    /// `local` or `aws`.
-    pub kind: String,
-    /// Every other key of the target, free-form.
+    /// Which step variant it runs.
+    pub kind: TargetKind,
+    /// Every other key of the target, checked against the registered sections (see
+    /// [`crate::target`]); plugins read their typed section from it.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -88,8 +89,8 @@ impl ProjectConfig {
         if let Some(target) = self.targets.get(name) {
             return Some(target.clone());
         }
-        TARGET_KINDS.contains(&name).then(|| TargetConfig {
-            kind: name.to_string(),
+        TargetKind::parse(name).map(|kind| TargetConfig {
+            kind,
             settings: serde_json::Map::new(),
         })
     }
@@ -97,8 +98,8 @@ impl ProjectConfig {
     /// Every target name: declared ones, then the built-in `local` and `aws` if not declared.
     pub fn target_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.targets.keys().map(String::as_str).collect();
-        for builtin in TARGET_KINDS {
-            if !names.contains(builtin) {
+        for builtin in TargetKind::names() {
+            if !names.contains(&builtin) {
                 names.push(builtin);
             }
         }
@@ -106,14 +107,19 @@ impl ProjectConfig {
     }
 }
 
-/// Parses and checks a project file; reports every problem.
-pub fn parse_project(path: &str, text: &str) -> Result<ProjectConfig, Vec<Diagnostic>> {
+/// Parses and checks a project file; reports every problem. Target settings are checked
+/// against `sections` (the binary's registered setting sections).
+pub fn parse_project(
+    path: &str,
+    text: &str,
+    sections: &SectionCatalog,
+) -> Result<ProjectConfig, Vec<Diagnostic>> {
     let mut ck = Checker::new(path, text);
     let doc = yaml::parse(text);
     ck.yaml_errors(doc.errors);
     let mut config = ProjectConfig::default();
     if let Some(root) = doc.root.as_ref().filter(|r| !r.is_null()) {
-        read_project(&mut ck, root, &mut config);
+        read_project(&mut ck, root, &mut config, sections);
     }
     let diagnostics = ck.finish();
     if diagnostics.is_empty() {
@@ -123,14 +129,19 @@ pub fn parse_project(path: &str, text: &str) -> Result<ProjectConfig, Vec<Diagno
     }
 }
 
-fn read_project(ck: &mut Checker, root: &Node, config: &mut ProjectConfig) {
+fn read_project(
+    ck: &mut Checker,
+    root: &Node,
+    config: &mut ProjectConfig,
+    sections: &SectionCatalog,
+) {
     let Some(entries) = ck.map(root, "the project file") else {
         return;
     };
     ck.unknown_keys(entries, TOP_LEVEL_KEYS, "in the project file");
     // Targets first: `default_target` and environments refer to them.
     if let Some(node) = root.get("targets") {
-        read_targets(ck, node, config);
+        read_targets(ck, node, config, sections);
     }
     for entry in entries {
         let node = &entry.value;
@@ -199,19 +210,27 @@ fn read_pools(ck: &mut Checker, node: &Node, config: &mut ProjectConfig) {
     }
 }
 
-fn read_targets(ck: &mut Checker, node: &Node, config: &mut ProjectConfig) {
+fn read_targets(
+    ck: &mut Checker,
+    node: &Node,
+    config: &mut ProjectConfig,
+    sections: &SectionCatalog,
+) {
     let Some(entries) = ck.map(node, "`targets`") else {
         return;
     };
+    let kinds = TargetKind::names();
     for entry in entries {
         let name = entry.key_str();
         let what = format!("target `{name}`");
         // `targets: { local: }` declares the built-in with no settings.
-        if entry.value.is_null() && TARGET_KINDS.contains(&name) {
+        if entry.value.is_null()
+            && let Some(kind) = TargetKind::parse(name)
+        {
             config.targets.insert(
                 name.to_string(),
                 TargetConfig {
-                    kind: name.to_string(),
+                    kind,
                     settings: serde_json::Map::new(),
                 },
             );
@@ -222,13 +241,9 @@ fn read_targets(ck: &mut Checker, node: &Node, config: &mut ProjectConfig) {
         };
         let kind = match entry.value.get("kind") {
             Some(kind_node) => ck
-                .choice(
-                    kind_node,
-                    &format!("`kind` of target `{name}`"),
-                    TARGET_KINDS,
-                )
-                .map(str::to_string),
-            None if TARGET_KINDS.contains(&name) => Some(name.to_string()),
+                .choice(kind_node, &format!("`kind` of target `{name}`"), &kinds)
+                .and_then(TargetKind::parse),
+            None if TargetKind::parse(name).is_some() => TargetKind::parse(name),
             None => {
                 ck.on(
                     &entry.key,
@@ -237,17 +252,129 @@ fn read_targets(ck: &mut Checker, node: &Node, config: &mut ProjectConfig) {
                 None
             }
         };
-        let settings = fields
+        let settings: serde_json::Map<String, serde_json::Value> = fields
             .iter()
             .filter(|f| f.key_str() != "kind")
             .map(|f| (f.key_str().to_string(), f.value.to_json()))
             .collect();
+        if let Some(kind) = kind {
+            check_settings(ck, fields, kind, &what, sections);
+        }
         // An invalid target is still recorded (the config is discarded anyway) so that
         // references to it are not reported as unknown too.
-        let kind = kind.unwrap_or_default();
-        config
-            .targets
-            .insert(name.to_string(), TargetConfig { kind, settings });
+        config.targets.insert(
+            name.to_string(),
+            TargetConfig {
+                kind: kind.unwrap_or_default(),
+                settings,
+            },
+        );
+    }
+}
+
+/// Checks a target's settings against the sections of its kind: unknown keys (with a
+/// suggestion) and every problem inside a section, at its position.
+fn check_settings(
+    ck: &mut Checker,
+    fields: &[Entry],
+    kind: TargetKind,
+    what: &str,
+    sections: &SectionCatalog,
+) {
+    let keys = sections.keys_for(kind);
+    // Top-level sections' keys, gathered per section (by address: one entry per section).
+    let mut top_level: Vec<(
+        std::sync::Arc<dyn crate::target::SectionSpec>,
+        serde_json::Map<String, serde_json::Value>,
+    )> = Vec::new();
+    for field in fields.iter().filter(|f| f.key_str() != "kind") {
+        let key = field.key_str();
+        let Some(section) = keys.get(key) else {
+            let other_kind = TargetKind::ALL
+                .into_iter()
+                .find(|k| *k != kind && sections.keys_for(*k).contains_key(key));
+            let message = match other_kind {
+                Some(other) => format!(
+                    "`{key}` is a setting of `{other}` targets, not of {what} (kind `{kind}`)"
+                ),
+                None => {
+                    let mut known: Vec<&str> = keys.keys().map(String::as_str).collect();
+                    known.push("kind");
+                    let hint = suggest::hint(key, known.iter().copied());
+                    format!(
+                        "unknown setting `{key}` in {what}{hint}; `{kind}` targets take: {}",
+                        known.join(", ")
+                    )
+                }
+            };
+            ck.on(&field.key, message);
+            continue;
+        };
+        match section.place() {
+            SectionPlace::Block(_) => {
+                for err in section
+                    .check(&field.value.to_json())
+                    .err()
+                    .unwrap_or_default()
+                {
+                    let (target, _) = field.value.descend(&err.path);
+                    let at = if err.path.is_empty() {
+                        &field.key
+                    } else {
+                        target
+                    };
+                    let setting = std::iter::once(key.to_string())
+                        .chain(err.path.iter().cloned())
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    ck.on(
+                        at,
+                        format!("invalid setting `{setting}` in {what}: {}", err.message),
+                    );
+                }
+            }
+            SectionPlace::TopLevel => {
+                let value = field.value.to_json();
+                match top_level
+                    .iter_mut()
+                    .find(|(s, _)| std::sync::Arc::ptr_eq(s, section))
+                {
+                    Some((_, map)) => {
+                        map.insert(key.to_string(), value);
+                    }
+                    None => top_level.push((
+                        section.clone(),
+                        serde_json::Map::from_iter([(key.to_string(), value)]),
+                    )),
+                }
+            }
+        }
+    }
+    // Top-level sections are checked as a whole (rules may span their keys).
+    for (section, map) in top_level {
+        for err in section
+            .check(&serde_json::Value::Object(map))
+            .err()
+            .unwrap_or_default()
+        {
+            let node = err.path.split_first().and_then(|(first, rest)| {
+                let entry = fields.iter().find(|f| f.key_str() == first)?;
+                Some(entry.value.descend(rest).0)
+            });
+            let message = if err.path.is_empty() {
+                format!("invalid settings of {what}: {}", err.message)
+            } else {
+                format!(
+                    "invalid setting `{}` in {what}: {}",
+                    err.path.join("."),
+                    err.message
+                )
+            };
+            match node {
+                Some(node) => ck.on(node, message),
+                None => ck.file_error(message),
+            }
+        }
     }
 }
 
@@ -305,6 +432,50 @@ fn check_target_exists(ck: &mut Checker, node: &Node, name: &str, config: &Proje
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::TargetSection;
+
+    /// A local-target block, like the Iceberg settings.
+    #[allow(dead_code)]
+    #[derive(Default, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Lake {
+        #[serde(default)]
+        warehouse: Option<String>,
+    }
+
+    impl TargetSection for Lake {
+        const PLACE: SectionPlace = SectionPlace::Block("lake");
+        const KINDS: &'static [TargetKind] = &[TargetKind::Local];
+    }
+
+    /// Top-level AWS keys, like the aws target's settings.
+    #[derive(Default, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Cloud {
+        #[serde(default)]
+        region: Option<String>,
+    }
+
+    impl TargetSection for Cloud {
+        const PLACE: SectionPlace = SectionPlace::TopLevel;
+        const KINDS: &'static [TargetKind] = &[TargetKind::Aws];
+
+        fn check(&self, problems: &mut crate::catalog::Problems) {
+            if self.region.as_deref() == Some("") {
+                problems.field("region", "must not be empty");
+            }
+        }
+    }
+
+    fn sections() -> SectionCatalog {
+        let mut catalog = SectionCatalog::new();
+        catalog.add::<Lake>().add::<Cloud>();
+        catalog
+    }
+
+    fn parse_project(path: &str, text: &str) -> Result<ProjectConfig, Vec<Diagnostic>> {
+        super::parse_project(path, text, &sections())
+    }
 
     #[test]
     fn empty_or_missing_file_gives_defaults() {
@@ -312,10 +483,7 @@ mod tests {
         assert_eq!(config, ProjectConfig::default());
         assert_eq!(config.dags, vec!["dags"]);
         assert_eq!(config.default_target, "local");
-        assert_eq!(
-            config.target("aws").map(|t| t.kind),
-            Some("aws".to_string())
-        );
+        assert_eq!(config.target("aws").map(|t| t.kind), Some(TargetKind::Aws));
         assert_eq!(config.target("prod"), None);
     }
 
@@ -328,7 +496,7 @@ default_target: ci
 max_active_tasks: 8
 pools: { athena: 4 }
 targets:
-  ci: { kind: local, warehouse: /tmp/wh }
+  ci: { kind: local, lake: { warehouse: /tmp/wh } }
   aws: { region: eu-west-1 }
 environments:
   prod: { target: aws, state: postgres://prod/flowctl }
@@ -341,15 +509,15 @@ environments:
         assert_eq!(config.max_active_tasks, Some(8));
         assert_eq!(config.pools.get("athena"), Some(&4));
         let ci = config.target("ci").expect("declared");
-        assert_eq!(ci.kind, "local");
+        assert_eq!(ci.kind, TargetKind::Local);
         assert_eq!(
-            ci.settings.get("warehouse"),
-            Some(&serde_json::json!("/tmp/wh"))
+            ci.settings.get("lake"),
+            Some(&serde_json::json!({"warehouse": "/tmp/wh"}))
         );
         let aws = config.target("aws").expect("declared");
         assert_eq!(
-            (aws.kind.as_str(), aws.settings.len()),
-            ("aws", 1),
+            (aws.kind, aws.settings.len()),
+            (TargetKind::Aws, 1),
             "kind defaults to the name"
         );
         assert_eq!(config.environments["prod"].target, "aws");
@@ -395,6 +563,45 @@ environments:
                 "8:22: unknown target `nowhere`; known targets: prod, ci, local, aws",
                 "8:31: unknown key `sate` in environment `staging` (did you mean `state`?)",
             ]
+        );
+    }
+
+    #[test]
+    fn target_settings_are_checked_against_the_sections_of_their_kind() {
+        let text = "\
+targets:
+  ci:
+    kind: local
+    lake: { warehous: /tmp }
+    regoin: eu
+  prod:
+    kind: aws
+    region: ''
+    lake: { warehouse: /tmp }
+";
+        let errors: Vec<String> = parse_project("flowctl.yaml", text)
+            .unwrap_err()
+            .iter()
+            .map(|d| format!("{}: {}", d.span.expect("positioned"), d.message))
+            .collect();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert_eq!(
+            errors[0],
+            "4:23: invalid setting `lake.warehous` in target `ci`: unknown field `warehous`, expected `warehouse`"
+        );
+        assert!(
+            errors[1].starts_with(
+                "5:5: unknown setting `regoin` in target `ci`; `local` targets take: lake, kind"
+            ),
+            "{errors:#?}"
+        );
+        assert_eq!(
+            errors[2],
+            "8:13: invalid setting `region` in target `prod`: must not be empty"
+        );
+        assert_eq!(
+            errors[3],
+            "9:5: `lake` is a setting of `local` targets, not of target `prod` (kind `aws`)"
         );
     }
 

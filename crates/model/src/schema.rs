@@ -338,6 +338,8 @@ mod tests {
         times: Option<u32>,
     }
 
+    impl crate::catalog::JobConfig for EchoConfig {}
+
     fn catalog() -> JobTypeCatalog {
         let mut catalog = JobTypeCatalog::default();
         catalog.register(Arc::new(TypedJobSpec::<EchoConfig>::new("echo")));

@@ -228,6 +228,12 @@ fn resolves(ctx: &Value, dotted: &str) -> bool {
         .is_some()
 }
 
+/// Whether `s` holds template syntax (`{{`, `{%` or `{#`): its value is known only once
+/// rendered, so offline checks of a job's fields skip it (the run-time check sees the result).
+pub fn is_templated(s: &str) -> bool {
+    has_template_syntax(s)
+}
+
 /// Strings without `{{`, `{%` or `{#` are plain text: no need to compile them.
 fn has_template_syntax(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
@@ -251,6 +257,39 @@ pub struct TemplateUse {
     /// Variables the template reads, with attribute chains (`params.topic`,
     /// `outputs.extract.rows`, `ds`), sorted.
     pub variables: Vec<String>,
+}
+
+/// A template's syntax error, with where it is when minijinja knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSyntaxError {
+    /// What is wrong, in one line (without the position).
+    pub message: String,
+    /// 1-based line in the template.
+    pub line: Option<usize>,
+    /// Byte range of the offending text in the template.
+    pub range: Option<std::ops::Range<usize>>,
+}
+
+/// [`analyze`] for a whole file: a syntax error keeps its position in the text.
+pub fn analyze_positioned(template: &str) -> Result<TemplateUse, TemplateSyntaxError> {
+    if !has_template_syntax(template) {
+        return Ok(TemplateUse::default());
+    }
+    match ENV.template_from_str(template) {
+        Ok(_) => analyze(template).map_err(|message| TemplateSyntaxError {
+            message,
+            line: None,
+            range: None,
+        }),
+        Err(e) => Err(TemplateSyntaxError {
+            message: match e.detail() {
+                Some(detail) => format!("{}: {detail}", e.kind()),
+                None => e.kind().to_string(),
+            },
+            line: e.line(),
+            range: e.range(),
+        }),
+    }
 }
 
 /// Parses `template` and lists the variables it reads. `Err` carries the syntax error.

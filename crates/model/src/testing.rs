@@ -18,6 +18,8 @@ pub struct Shell {
     cwd: Option<std::path::PathBuf>,
 }
 
+impl crate::catalog::JobConfig for Shell {}
+
 #[allow(dead_code)]
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
@@ -30,6 +32,8 @@ enum Command {
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Noop {}
+
+impl crate::catalog::JobConfig for Noop {}
 
 /// A catalog with `shell` and `noop`.
 pub fn catalog() -> JobTypeCatalog {

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use flowctl_engine::job::Telemetry;
 use flowctl_state::{AttemptState, RunRecord, RunState, TaskState};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -24,14 +25,6 @@ use prometheus_client::registry::Registry;
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, Shared};
 
-/// Job type of bronze ingestion (its outputs: `events_c`.. `events_t`, `dlq`).
-const BRONZE_TYPE: &str = "kafka_to_iceberg";
-/// Job type of silver merges (its outputs: `inserted`, `updated`, `deleted`).
-const MERGE_TYPE: &str = "iceberg_merge";
-/// Debezium op codes, as the bronze job's `events_<op>` outputs name them.
-const OPS: [&str; 5] = ["c", "u", "d", "r", "t"];
-/// Output of a bronze step holding the newest event time it ingested (epoch ms).
-pub const EVENT_TIME_OUTPUT: &str = "max_event_ts_ms";
 /// Step duration histogram buckets, seconds: sub-second noop steps to multi-hour jobs.
 const DURATION_BUCKETS: [f64; 14] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0,
@@ -105,11 +98,12 @@ struct TaskFacts {
     attempts: Vec<(AttemptState, Option<f64>)>,
 }
 
-/// Outputs of a bronze or merge step of a run.
+/// Outputs of a step whose job type declares a table it keeps fresh (bronze, merges), with
+/// that declaration.
 struct CdcFacts {
     step: String,
     table: String,
-    kind: &'static str,
+    telemetry: Telemetry,
     ended_at: Option<DateTime<Utc>>,
     outputs: BTreeMap<String, String>,
 }
@@ -145,21 +139,8 @@ struct TableLabels {
     table: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TableOpLabels {
-    dag: String,
-    step: String,
-    table: String,
-    op: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TableChangeLabels {
-    dag: String,
-    step: String,
-    table: String,
-    change: String,
-}
+/// Labels of a counter a job type declares: `dag`, `step`, `table`, then its own.
+type DeclaredLabels = Vec<(String, String)>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LagLabels {
@@ -264,10 +245,9 @@ async fn run_facts(app: &Shared, run: &RunRecord) -> ApiResult<RunFacts> {
         else {
             continue;
         };
-        let (kind, table_field) = match job.job_type.as_str() {
-            BRONZE_TYPE => (BRONZE_TYPE, "table"),
-            MERGE_TYPE => (MERGE_TYPE, "target"),
-            _ => continue,
+        let telemetry = app.engine.registry().telemetry(&job.job_type);
+        let Some(table_field) = telemetry.table_field else {
+            continue;
         };
         if task.state != TaskState::Success {
             continue;
@@ -288,7 +268,7 @@ async fn run_facts(app: &Shared, run: &RunRecord) -> ApiResult<RunFacts> {
                 .and_then(|t| t.as_str())
                 .unwrap_or("?")
                 .to_string(),
-            kind,
+            telemetry,
             ended_at: task.ended_at,
             outputs: step_outputs,
         });
@@ -388,10 +368,13 @@ fn encode_runs(registry: &mut Registry, facts: &[Arc<RunFacts>]) {
     registry.register("flowctl_running_steps", "Steps running now", running);
 }
 
+/// The CDC metrics, from what each step's job type declares (see
+/// [`flowctl_engine::job::Telemetry`]): its counters, its table's last success and its
+/// newest event time. No job type is known here by name.
 fn encode_cdc(registry: &mut Registry, facts: &[Arc<RunFacts>], now: DateTime<Utc>) {
-    let events = Family::<TableOpLabels, Counter>::default();
-    let dlq = Family::<TableLabels, Counter>::default();
-    let merged = Family::<TableChangeLabels, Counter>::default();
+    // Counter families by metric name, created on first use, with their help text.
+    let mut counters: BTreeMap<&'static str, (&'static str, Family<DeclaredLabels, Counter>)> =
+        BTreeMap::new();
     let last_success = Family::<TableLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let mut newest_event: HashMap<String, i64> = HashMap::new();
     let mut latest: HashMap<TableLabels, DateTime<Utc>> = HashMap::new();
@@ -405,42 +388,33 @@ fn encode_cdc(registry: &mut Registry, facts: &[Arc<RunFacts>], now: DateTime<Ut
                 step: cdc.step.clone(),
                 table: cdc.table.clone(),
             };
-            if cdc.kind == BRONZE_TYPE {
-                for op in OPS {
-                    events
-                        .get_or_create(&TableOpLabels {
-                            dag: run.dag.clone(),
-                            step: cdc.step.clone(),
-                            table: cdc.table.clone(),
-                            op: op.to_string(),
-                        })
-                        .inc_by(number(&cdc.outputs, &format!("events_{op}")));
-                }
-                dlq.get_or_create(&table)
-                    .inc_by(number(&cdc.outputs, "dlq"));
-                if let Some(ms) = cdc
-                    .outputs
-                    .get(EVENT_TIME_OUTPUT)
-                    .and_then(|v| v.parse::<i64>().ok())
-                {
-                    let newest = newest_event.entry(cdc.table.clone()).or_insert(ms);
-                    *newest = (*newest).max(ms);
-                }
-            } else {
-                for (output, change) in [
-                    ("inserted", "insert"),
-                    ("updated", "update"),
-                    ("deleted", "delete"),
-                ] {
-                    merged
-                        .get_or_create(&TableChangeLabels {
-                            dag: run.dag.clone(),
-                            step: cdc.step.clone(),
-                            table: cdc.table.clone(),
-                            change: change.to_string(),
-                        })
-                        .inc_by(number(&cdc.outputs, output));
-                }
+            for counter in cdc.telemetry.counters {
+                let mut labels: DeclaredLabels = vec![
+                    ("dag".into(), run.dag.clone()),
+                    ("step".into(), cdc.step.clone()),
+                    ("table".into(), cdc.table.clone()),
+                ];
+                labels.extend(
+                    counter
+                        .labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+                );
+                counters
+                    .entry(counter.metric)
+                    .or_insert_with(|| (counter.help, Family::default()))
+                    .1
+                    .get_or_create(&labels)
+                    .inc_by(number(&cdc.outputs, counter.output));
+            }
+            if let Some(ms) = cdc
+                .telemetry
+                .event_time_output
+                .and_then(|key| cdc.outputs.get(key))
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                let newest = newest_event.entry(cdc.table.clone()).or_insert(ms);
+                *newest = (*newest).max(ms);
             }
             if let Some(ended) = cdc.ended_at {
                 let entry = latest.entry(table).or_insert(ended);
@@ -458,21 +432,9 @@ fn encode_cdc(registry: &mut Registry, facts: &[Arc<RunFacts>], now: DateTime<Ut
         let seconds = (now.timestamp_millis() - ms).max(0) as f64 / 1e3;
         lag.get_or_create(&LagLabels { table }).set(seconds);
     }
-    registry.register(
-        "flowctl_cdc_events",
-        "Change events ingested into bronze by DAG, step, table and Debezium op (c, u, d, r, t)",
-        events,
-    );
-    registry.register(
-        "flowctl_cdc_dlq_events",
-        "Malformed messages sent to the dead-letter table, by bronze table",
-        dlq,
-    );
-    registry.register(
-        "flowctl_cdc_merged_rows",
-        "Rows changed by silver merges by DAG, step, table and change (insert, update, delete)",
-        merged,
-    );
+    for (metric, (help, family)) in counters {
+        registry.register(metric, help, family);
+    }
     registry.register(
         "flowctl_cdc_last_success_timestamp_seconds",
         "End time of the latest successful bronze or merge step per table (Unix seconds)",

@@ -1,4 +1,5 @@
-//! Quality results of a run, from what the `quality` job stores: its counts as step outputs
+//! Quality results of a run, from the steps whose job type declares that it reports checks
+//! ([`flowctl_engine::job::Telemetry::reports_checks`]): their counts as step outputs
 //! (`passed`, `failed`, `warned`; written only when the step succeeds) and one log line per
 //! check (`[flowctl] check NAME [SEVERITY]: STATUS — MESSAGE`) in the attempt's log.
 //!
@@ -11,13 +12,10 @@ use crate::Shared;
 use crate::api::types::{QualityCheck, QualityStep};
 use crate::error::ApiResult;
 
-/// The job type whose results are shown.
-pub const QUALITY_TYPE: &str = "quality";
-
 const CHECK_PREFIX: &str = "[flowctl] check ";
 
 impl Shared {
-    /// The results of every `quality` step of a run (steps that have not run have no checks).
+    /// The results of every check-reporting step of a run (steps that have not run have no checks).
     pub async fn quality_results(&self, run: &RunRecord) -> ApiResult<Vec<QualityStep>> {
         let dag = self.dag_version(&run.dag_id, &run.version_hash).await?;
         let store = self.engine.store();
@@ -27,7 +25,12 @@ impl Shared {
             let Some(job) = self.step_job(&dag, &task.task_id, &run.target) else {
                 continue;
             };
-            if job.job_type != QUALITY_TYPE {
+            if !self
+                .engine
+                .registry()
+                .telemetry(&job.job_type)
+                .reports_checks
+            {
                 continue;
             }
             let checks = match store.list_attempts(task.id).await?.last() {

@@ -58,6 +58,7 @@ impl Shared {
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         };
         let dag = parse_dag(&version.source_path, &version.source, &options).map_err(|diags| {
             ApiError::new(
@@ -126,16 +127,16 @@ impl Shared {
 
     /// The kind (`local`, `aws`) of a run's target; `local` when this process does not know
     /// the target.
-    pub fn target_kind(&self, target: &str) -> String {
+    pub fn target_kind(&self, target: &str) -> flowctl_model::dag::TargetKind {
         self.engine
             .target(Some(target))
-            .map(|t| t.kind.clone())
-            .unwrap_or_else(|_| "local".to_string())
+            .map(|t| t.kind)
+            .unwrap_or_default()
     }
 
     /// The job a step of `dag` ran for a run on `target`.
     pub fn step_job<'d>(&self, dag: &'d Dag, step: &str, target: &str) -> Option<&'d JobSpec> {
-        dag.steps.get(step)?.job_for(&self.target_kind(target))
+        dag.steps.get(step)?.job_for(self.target_kind(target))
     }
 }
 

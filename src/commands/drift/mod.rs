@@ -1,18 +1,18 @@
 //! `flowctl drift`: compares what the repository declares with what is live, and reports each
 //! difference. DAG files are compared with the versions applied to the state store; on an
-//! `aws` target, each Glue job a DAG uses is compared with `GetJob`, each Glue script in S3 with
-//! the local file (MD5 vs ETag), and the Athena workgroups and Glue databases and tables the
-//! DAGs name must exist.
+//! `aws` target, `flowctl_jobs_aws::drift` compares what the DAGs' steps declare there (each
+//! Glue job with `GetJob`, each Glue script in S3 with the local file, the Athena workgroups
+//! and Glue databases and tables they name) with what is live. This command knows no job type:
+//! it only prints what comes back.
 //!
 //! Exit codes follow `terraform plan -detailed-exitcode`: 0 no drift, 2 drift found, 1 the
 //! check itself failed — so a nightly job can tell "drifted" from "broken".
 
-mod aws;
 mod dags;
 
 use std::path::PathBuf;
 
-use flowctl_engine::job::JobRegistry;
+use flowctl_engine::job::{JobRegistry, TargetInfo};
 use serde::Serialize;
 
 use super::open_store;
@@ -105,11 +105,21 @@ async fn check(
         dags.len(),
         if dags.len() == 1 { "" } else { "s" }
     )];
-    if target_config.kind == "aws" {
-        let (aws_differences, aws_checked) =
-            aws::aws_drift(&project.dir, &target_config.settings, &dags).await?;
-        differences.extend(aws_differences);
-        checked.extend(aws_checked);
+    let target = TargetInfo {
+        name: target_name.clone(),
+        kind: target_config.kind,
+        settings: target_config.settings.clone(),
+    };
+    let live = flowctl_jobs_aws::drift::aws_drift(&project.dir, &target, &dags)
+        .await
+        .map_err(|e| CliError::failed(e.message))?;
+    if let Some(aws) = live {
+        differences.extend(aws.differences.into_iter().map(|d| Difference {
+            kind: d.kind,
+            name: d.name,
+            difference: d.difference,
+        }));
+        checked.extend(aws.checked);
     } else {
         checked.push(format!(
             "nothing live on target `{target_name}` (kind {}): use --target aws to compare AWS",

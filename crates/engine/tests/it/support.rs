@@ -52,6 +52,8 @@ pub struct ProbeConfig {
     pub remember: bool,
 }
 
+impl flowctl_model::catalog::JobConfig for ProbeConfig {}
+
 fn yes() -> bool {
     true
 }
@@ -234,6 +236,7 @@ impl Harness {
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         };
         let dag = match parse_dag("test.yaml", yaml, &opts) {
             Ok(dag) => dag,

@@ -25,7 +25,7 @@ fn with_aws_target() -> EngineSettings {
         "prod".into(),
         TargetInfo {
             name: "prod".into(),
-            kind: "aws".into(),
+            kind: flowctl_model::dag::TargetKind::Aws,
             settings: Default::default(),
         },
     );

@@ -18,7 +18,8 @@ use std::time::Duration;
 use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionContext, QueryExecutionState, ResultConfiguration, StatementType,
 };
-use flowctl_engine::job::{JobContext, JobError, JobOutput};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
 use sha2::{Digest, Sha256};
 
 pub use config::{AthenaQueryConfig, Expect};
@@ -26,11 +27,7 @@ pub use config::{AthenaQueryConfig, Expect};
 use crate::error::AwsError;
 use crate::glue::STOP_TIMEOUT;
 use crate::settings::{AwsClients, AwsSettings};
-use crate::step::{AwsJob, StepConfig};
 use crate::wait::{backoff, sleep_or_cancel};
-
-/// The `type:` value of this job type.
-pub const TYPE_NAME: &str = "athena_query";
 
 /// The task handle holding the id of the query this task instance started.
 pub const EXECUTION_ID_HANDLE: &str = "athena_query_execution_id";
@@ -44,8 +41,47 @@ const POLL_ERRORS_TOLERATED: u32 = 5;
 /// Athena's `AthenaError.ErrorCategory` for a problem in the query itself.
 const USER_ERROR: i32 = 2;
 
-/// The `athena_query` plugin.
-pub type AthenaQuery = AwsJob<AthenaQueryConfig>;
+/// The `athena_query` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AthenaQuery;
+
+/// The outputs of a successful query.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "query_execution_id",
+        description: "The Athena query execution's id.",
+    },
+    OutputDoc {
+        name: "data_scanned_bytes",
+        description: "Bytes the query scanned (what Athena bills).",
+    },
+    OutputDoc {
+        name: "rows",
+        description: "Data rows of the result, over every page (the header row of a SELECT is not counted; 0 for DDL).",
+    },
+    OutputDoc {
+        name: "update_count",
+        description: "Rows written by INSERT INTO, CTAS or UPDATE (only when Athena reports it).",
+    },
+];
+
+impl Job for AthenaQuery {
+    type Config = AthenaQueryConfig;
+    const TYPE: &'static str = "athena_query";
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            ..Telemetry::default()
+        }
+    }
+
+    async fn run(&self, config: AthenaQueryConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx.target.section::<AwsSettings>()?;
+        let clients = settings.clients().await?;
+        run_step(&clients, &settings, &config, &ctx).await
+    }
+}
 
 /// The idempotency token of an attempt: the same for a resubmission within the attempt,
 /// different for the next try. Athena wants 32–128 characters: a hex SHA-256 is 64.
@@ -81,12 +117,10 @@ pub(crate) fn as_view(view: &str, query: &str) -> String {
     format!("CREATE OR REPLACE VIEW {view} AS\n{body}")
 }
 
+/// The inline query, or the file's rendered text (`check` made sure there is exactly one).
 fn select_text(config: &AthenaQueryConfig, ctx: &JobContext) -> Result<String, JobError> {
-    if let Some(sql) = &config.sql {
-        return Ok(sql.clone());
-    }
     let Some(file) = &config.file else {
-        return Err(JobError::fatal("missing `sql` or `file`"));
+        return Ok(config.sql.clone().unwrap_or_default());
     };
     let path = ctx.project_dir.join(file);
     let text = std::fs::read_to_string(&path)
@@ -103,7 +137,7 @@ pub(crate) async fn run_step(
     ctx: &JobContext,
 ) -> Result<JobOutput, JobError> {
     let athena = &clients.athena;
-    let poll = config.poll_interval().map_err(JobError::fatal)?;
+    let poll = config.poll_interval();
     let mut execution_id = None;
     if let Some(saved) = ctx.handles.load(EXECUTION_ID_HANDLE).await? {
         match athena
@@ -204,8 +238,8 @@ async fn start_query(
         .catalog(
             config
                 .catalog
-                .clone()
-                .unwrap_or_else(|| defaults.catalog.clone()),
+                .as_deref()
+                .unwrap_or_else(|| defaults.catalog()),
         )
         .build();
     let output = config
@@ -363,18 +397,5 @@ async fn stop_query(athena: &aws_sdk_athena::Client, id: &str, ctx: &JobContext)
             ctx.log.system(err.message);
             false
         }
-    }
-}
-
-impl StepConfig for AthenaQueryConfig {
-    const TYPE_NAME: &'static str = TYPE_NAME;
-
-    fn check(&self) -> Result<(), String> {
-        config::check(self)
-    }
-
-    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let clients = settings.clients().await?;
-        run_step(&clients, &settings, &self, &ctx).await
     }
 }

@@ -7,7 +7,7 @@ use flowctl_engine::job::{JobContext, JobError};
 
 use super::config::GlueJobDefinition;
 use crate::error::AwsError;
-use crate::s3::object::{Upload, parse_s3_url, upload_file};
+use crate::s3::object::{Upload, upload_file};
 use crate::settings::{AwsClients, AwsSettings};
 
 /// The command of a Spark job.
@@ -43,7 +43,7 @@ pub(crate) async fn ensure(
     let wanted = Wanted {
         def,
         script_location,
-        timeout_minutes: def.timeout_minutes().map_err(JobError::fatal)?,
+        timeout_minutes: def.timeout_minutes(),
     };
     let live = match clients.glue.get_job().job_name(job_name).send().await {
         Ok(out) => out.job,
@@ -85,13 +85,8 @@ async fn script_location(
     def: &GlueJobDefinition,
     ctx: &JobContext,
 ) -> Result<String, JobError> {
+    // `check` made sure an s3:// script names an object and a local one a file.
     if def.script.starts_with("s3://") {
-        if parse_s3_url(&def.script).is_none_or(|(_, key)| key.is_empty()) {
-            return Err(JobError::fatal(format!(
-                "`definition.script` `{}` is not an s3://bucket/key URL",
-                def.script
-            )));
-        }
         return Ok(def.script.clone());
     }
     let path = ctx.project_dir.join(&def.script);
@@ -102,13 +97,7 @@ async fn script_location(
             def.script, ctx.target.name
         )));
     };
-    let file_name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-        JobError::fatal(format!(
-            "`definition.script` `{}` names no file",
-            def.script
-        ))
-    })?;
-    let key = settings.script_key(file_name);
+    let key = settings.script_key(&script_file_name(&def.script));
     let outcome = upload_file(&clients.s3, bucket, &key, &path).await?;
     let url = format!("s3://{bucket}/{key}");
     match outcome {
@@ -118,6 +107,13 @@ async fn script_location(
             .system(format!("{url} is up to date with {}", def.script)),
     }
     Ok(url)
+}
+
+/// The file name of a local script (its key in the scripts bucket, after the prefix).
+pub(crate) fn script_file_name(script: &str) -> String {
+    std::path::Path::new(script)
+        .file_name()
+        .map_or_else(|| script.to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 fn command(wanted: &Wanted<'_>) -> JobCommand {

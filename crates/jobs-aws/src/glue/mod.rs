@@ -16,7 +16,8 @@ mod tests;
 use std::time::Duration;
 
 use aws_sdk_glue::types::JobRunState;
-use flowctl_engine::job::{JobContext, JobError, JobOutput};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
 
 pub use config::{GlueJobConfig, GlueJobDefinition};
 pub use definition::FieldDifference;
@@ -28,22 +29,18 @@ pub fn definition_differences(
     live: &aws_sdk_glue::types::Job,
     def: &GlueJobDefinition,
     script_location: &str,
-) -> Result<Vec<FieldDifference>, String> {
+) -> Vec<FieldDifference> {
     let wanted = definition::Wanted {
         def,
         script_location: script_location.to_owned(),
-        timeout_minutes: def.timeout_minutes()?,
+        timeout_minutes: def.timeout_minutes(),
     };
-    Ok(definition::differences(live, &wanted))
+    definition::differences(live, &wanted)
 }
 
 use crate::error::AwsError;
 use crate::settings::{AwsClients, AwsSettings};
-use crate::step::{AwsJob, StepConfig};
 use crate::wait::{backoff, sleep_or_cancel};
-
-/// The `type:` value of this job type.
-pub const TYPE_NAME: &str = "glue_job";
 
 /// The task handle holding the id of the run this task instance started.
 pub const RUN_ID_HANDLE: &str = "glue_job_run_id";
@@ -59,8 +56,47 @@ pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Consecutive failed reads of a run's state tolerated while waiting (network blips).
 const POLL_ERRORS_TOLERATED: u32 = 5;
 
-/// The `glue_job` plugin.
-pub type GlueJob = AwsJob<GlueJobConfig>;
+/// The `glue_job` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlueJob;
+
+/// The outputs of a successful run.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "run_id",
+        description: "The Glue job run's id (`jr_...`).",
+    },
+    OutputDoc {
+        name: "state",
+        description: "The run's final state: `SUCCEEDED`.",
+    },
+    OutputDoc {
+        name: "execution_time",
+        description: "Seconds the run used resources, as Glue reports it.",
+    },
+    OutputDoc {
+        name: "dpu_seconds",
+        description: "DPU-seconds the run consumed (only when Glue reports it: Flex and auto-scaled runs).",
+    },
+];
+
+impl Job for GlueJob {
+    type Config = GlueJobConfig;
+    const TYPE: &'static str = "glue_job";
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            ..Telemetry::default()
+        }
+    }
+
+    async fn run(&self, config: GlueJobConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx.target.section::<AwsSettings>()?;
+        let clients = settings.clients().await?;
+        run_step(&clients, &settings, &config, &ctx).await
+    }
+}
 
 /// One attempt with the given clients.
 pub(crate) async fn run_step(
@@ -70,7 +106,7 @@ pub(crate) async fn run_step(
     ctx: &JobContext,
 ) -> Result<JobOutput, JobError> {
     let job = config.job_name.as_str();
-    let poll = config.poll_interval().map_err(JobError::fatal)?;
+    let poll = config.poll_interval();
     let mut run_id = None;
     if let Some(saved) = ctx.handles.load(RUN_ID_HANDLE).await? {
         if run_exists(&clients.glue, job, &saved).await? {
@@ -322,18 +358,5 @@ async fn stop_run(glue: &aws_sdk_glue::Client, job: &str, run_id: &str, ctx: &Jo
             ctx.log.system(err.message);
             false
         }
-    }
-}
-
-impl StepConfig for GlueJobConfig {
-    const TYPE_NAME: &'static str = TYPE_NAME;
-
-    fn check(&self) -> Result<(), String> {
-        config::check(self)
-    }
-
-    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let clients = settings.clients().await?;
-        run_step(&clients, &settings, &self, &ctx).await
     }
 }

@@ -300,9 +300,17 @@ fn definition_differences_compare_only_what_the_step_sets() {
     let shown = |found: Vec<FieldDifference>| -> Vec<String> {
         found.iter().map(ToString::to_string).collect()
     };
-    let same = shown(definition_differences(&live, &def, "s3://scripts/glue/silver.py").unwrap());
+    let same = shown(definition_differences(
+        &live,
+        &def,
+        "s3://scripts/glue/silver.py",
+    ));
     assert_eq!(same, Vec::<String>::new());
-    let moved = shown(definition_differences(&live, &def, "s3://scripts/v2/silver.py").unwrap());
+    let moved = shown(definition_differences(
+        &live,
+        &def,
+        "s3://scripts/v2/silver.py",
+    ));
     assert_eq!(
         moved,
         ["script: s3://scripts/glue/silver.py → s3://scripts/v2/silver.py"]
@@ -311,7 +319,11 @@ fn definition_differences_compare_only_what_the_step_sets() {
     bigger.max_concurrent_runs = Some(3);
     bigger.default_arguments.insert("--new".into(), "1".into());
     assert_eq!(
-        shown(definition_differences(&live, &bigger, "s3://scripts/glue/silver.py").unwrap()),
+        shown(definition_differences(
+            &live,
+            &bigger,
+            "s3://scripts/glue/silver.py"
+        )),
         [
             "max_concurrent_runs: 1 → 3",
             "default_arguments.--new: (unset) → 1"

@@ -2,20 +2,20 @@
 //! (optionally matching a glob) — checking every `poke_interval`, for as long as the step's
 //! `timeout` allows.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use flowctl_engine::job::{JobContext, JobError, JobOutput};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
+use flowctl_model::catalog::{JobConfig, Problems};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::AwsError;
+use crate::fields::{bucket_name, not_blank};
 use crate::settings::AwsSettings;
-use crate::step::{AwsJob, StepConfig};
-use crate::wait::{duration_field, sleep_or_cancel};
-
-/// The `type:` value of this job type.
-pub const TYPE_NAME: &str = "s3_wait";
+use crate::wait::{interval, parse_interval, sleep_or_cancel};
 
 /// How often S3 is checked when the step does not say.
 pub const DEFAULT_POKE_INTERVAL: Duration = Duration::from_secs(30);
@@ -44,13 +44,9 @@ pub struct S3WaitConfig {
 }
 
 impl S3WaitConfig {
-    /// The poke interval (checked).
-    pub fn poke_interval(&self) -> Result<Duration, String> {
-        duration_field(
-            "poke_interval",
-            self.poke_interval.as_deref(),
-            DEFAULT_POKE_INTERVAL,
-        )
+    /// The poke interval (checked by [`JobConfig::check`]).
+    pub fn poke_interval(&self) -> Duration {
+        interval(self.poke_interval.as_deref(), DEFAULT_POKE_INTERVAL)
     }
 
     fn describe(&self) -> String {
@@ -69,50 +65,177 @@ impl S3WaitConfig {
     }
 }
 
-/// `key` xor `prefix`, `glob` only with `prefix`, a valid glob and interval.
-fn check(config: &S3WaitConfig) -> Result<(), String> {
-    if config.bucket.trim().is_empty() {
-        return Err("`bucket` is empty".into());
-    }
-    match (&config.key, &config.prefix) {
-        (Some(_), Some(_)) => return Err("give either `key` or `prefix`, not both".into()),
-        (None, None) => {
-            return Err("give `key` (one object) or `prefix` (any object under it)".into());
+/// `key` xor `prefix`, `glob` only with `prefix` and able to match under it, a bucket name,
+/// an interval.
+impl JobConfig for S3WaitConfig {
+    fn check(&self, problems: &mut Problems) {
+        problems.check_value(&["bucket"], &self.bucket, bucket_name);
+        match (&self.key, &self.prefix) {
+            (Some(_), Some(_)) => problems.job("give either `key` or `prefix`, not both"),
+            (None, None) => {
+                problems.job("give `key` (one object) or `prefix` (any object under it)");
+            }
+            (Some(key), None) => problems.check_value(&["key"], key, not_blank),
+            (None, Some(_)) => {}
         }
-        (Some(key), None) if key.is_empty() => return Err("`key` is empty".into()),
-        _ => {}
-    }
-    if let Some(glob) = &config.glob {
-        if config.prefix.is_none() {
-            return Err("`glob` goes with `prefix`".into());
+        if let Some(glob) = &self.glob {
+            match &self.prefix {
+                None => problems.field("glob", "`glob` goes with `prefix`"),
+                // A templated prefix is known up to its first template: every key under it
+                // starts with that.
+                Some(prefix) => {
+                    let known = &prefix[..template_start(prefix)];
+                    problems.check_value(&["glob"], glob, |g| glob_under(g, known, prefix));
+                }
+            }
         }
-        glob_regex(glob)?;
+        if let Some(poke) = &self.poke_interval {
+            problems.check_value(&["poke_interval"], poke, parse_interval);
+        }
     }
-    config.poke_interval()?;
-    Ok(())
+}
+
+/// Where the first template in `text` starts (its length when it has none).
+fn template_start(text: &str) -> usize {
+    ["{{", "{%", "{#"]
+        .iter()
+        .filter_map(|open| text.find(open))
+        .min()
+        .unwrap_or(text.len())
+}
+
+/// A glob matches whole keys, so one that no key starting with `known` (the known start of
+/// `prefix`) can match makes the step wait until its timeout.
+fn glob_under(glob: &str, known: &str, prefix: &str) -> Result<(), String> {
+    glob_regex(glob)?;
+    if can_start_with(&glob_tokens(glob), known) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{glob}` never matches a key under the prefix `{prefix}` (a glob is matched against whole keys, prefix included)"
+        ))
+    }
+}
+
+/// One part of a glob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GlobToken {
+    Literal(char),
+    /// `?`: one character but `/`.
+    One,
+    /// `*`: any characters but `/`.
+    Star,
+    /// `**`: any characters.
+    AnyDepth,
+}
+
+fn glob_tokens(glob: &str) -> Vec<GlobToken> {
+    let mut tokens = Vec::new();
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                GlobToken::AnyDepth
+            }
+            '*' => GlobToken::Star,
+            '?' => GlobToken::One,
+            other => GlobToken::Literal(other),
+        });
+    }
+    tokens
+}
+
+/// Whether some key starting with `text` matches the glob: runs the glob as an automaton over
+/// `text` and sees whether a state is still alive at its end.
+fn can_start_with(tokens: &[GlobToken], text: &str) -> bool {
+    // A star may match nothing: the state after it is reached at once.
+    let close = |mut states: BTreeSet<usize>| {
+        let mut pending: Vec<usize> = states.iter().copied().collect();
+        while let Some(s) = pending.pop() {
+            if matches!(tokens.get(s), Some(GlobToken::Star | GlobToken::AnyDepth))
+                && states.insert(s + 1)
+            {
+                pending.push(s + 1);
+            }
+        }
+        states
+    };
+    let mut states = close(BTreeSet::from([0]));
+    for c in text.chars() {
+        let mut next = BTreeSet::new();
+        for &s in &states {
+            match tokens.get(s) {
+                Some(GlobToken::Literal(l)) if *l == c => {
+                    next.insert(s + 1);
+                }
+                Some(GlobToken::One) if c != '/' => {
+                    next.insert(s + 1);
+                }
+                Some(GlobToken::Star) if c != '/' => {
+                    next.insert(s);
+                }
+                Some(GlobToken::AnyDepth) => {
+                    next.insert(s);
+                }
+                _ => {}
+            }
+        }
+        states = close(next);
+        if states.is_empty() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The regex of a glob over whole keys.
 pub(crate) fn glob_regex(glob: &str) -> Result<Regex, String> {
     let mut pattern = String::from("^");
-    let mut chars = glob.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-                pattern.push_str(".*");
-            }
-            '*' => pattern.push_str("[^/]*"),
-            '?' => pattern.push_str("[^/]"),
-            other => pattern.push_str(&regex::escape(&other.to_string())),
+    for token in glob_tokens(glob) {
+        match token {
+            GlobToken::AnyDepth => pattern.push_str(".*"),
+            GlobToken::Star => pattern.push_str("[^/]*"),
+            GlobToken::One => pattern.push_str("[^/]"),
+            GlobToken::Literal(c) => pattern.push_str(&regex::escape(&c.to_string())),
         }
     }
     pattern.push('$');
-    Regex::new(&pattern).map_err(|e| format!("`glob` `{glob}` is not a valid pattern: {e}"))
+    Regex::new(&pattern).map_err(|e| format!("`{glob}` is not a valid pattern: {e}"))
 }
 
-/// The `s3_wait` plugin.
-pub type S3Wait = AwsJob<S3WaitConfig>;
+/// The `s3_wait` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct S3Wait;
+
+/// The outputs of a successful wait.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "key",
+        description: "The key found: `key`, or the first matching key under `prefix` (in S3's order).",
+    },
+    OutputDoc {
+        name: "matched",
+        description: "How many keys matched (1 for `key`).",
+    },
+];
+
+impl Job for S3Wait {
+    type Config = S3WaitConfig;
+    const TYPE: &'static str = "s3_wait";
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            ..Telemetry::default()
+        }
+    }
+
+    async fn run(&self, config: S3WaitConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx.target.section::<AwsSettings>()?;
+        wait(config, settings, ctx).await
+    }
+}
 
 /// One attempt of an `s3_wait` step.
 async fn wait(
@@ -121,13 +244,9 @@ async fn wait(
     ctx: JobContext,
 ) -> Result<JobOutput, JobError> {
     let s3 = settings.clients().await?.s3;
-    let interval = config.poke_interval().map_err(JobError::fatal)?;
-    let glob = config
-        .glob
-        .as_deref()
-        .map(glob_regex)
-        .transpose()
-        .map_err(JobError::fatal)?;
+    let interval = config.poke_interval();
+    // `check` compiled it already: a glob always compiles (its regex characters are escaped).
+    let glob = config.glob.as_deref().and_then(|g| glob_regex(g).ok());
     let what = config.describe();
     ctx.log.system(format!("waiting for {what}"));
     loop {
@@ -193,26 +312,10 @@ async fn find(
     Ok(first.map(|k| (k, matched)))
 }
 
-impl StepConfig for S3WaitConfig {
-    const TYPE_NAME: &'static str = TYPE_NAME;
-
-    fn check(&self) -> Result<(), String> {
-        check(self)
-    }
-
-    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
-        wait(self, settings, ctx).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn parse(v: serde_json::Value) -> S3WaitConfig {
-        serde_json::from_value(v).unwrap()
-    }
 
     #[test]
     fn globs_match_whole_keys() {
@@ -232,24 +335,72 @@ mod tests {
         );
     }
 
+    /// Each problem as `path: message`.
+    fn problems(v: serde_json::Value) -> Vec<String> {
+        match flowctl_model::catalog::check_config::<S3WaitConfig>(&v) {
+            Ok(_) => Vec::new(),
+            Err(found) => found
+                .iter()
+                .map(|e| format!("{}: {}", e.path.join("."), e.message))
+                .collect(),
+        }
+    }
+
     #[test]
-    fn rules_name_the_fields() {
-        let err = |v| check(&parse(v)).unwrap_err();
-        assert!(err(json!({"bucket": "b"})).contains("give `key`"));
-        assert!(err(json!({"bucket": "b", "key": "k", "prefix": "p"})).contains("not both"));
-        assert!(
-            err(json!({"bucket": "b", "key": "k", "glob": "*"}))
-                .contains("`glob` goes with `prefix`")
-        );
-        assert!(
-            err(json!({"bucket": "b", "key": "k", "poke_interval": "x"}))
-                .contains("`poke_interval`")
-        );
-        assert_eq!(
-            check(&parse(
-                json!({"bucket": "b", "prefix": "p/", "glob": "p/*.csv"})
-            )),
-            Ok(())
-        );
+    fn each_mistake_is_reported_at_its_field() {
+        let cases = [
+            (json!({"bucket": "b"}), ": give `key`"),
+            (
+                json!({"bucket": "b", "key": "k", "prefix": "p"}),
+                ": give either `key` or `prefix`, not both",
+            ),
+            (json!({"bucket": "b", "key": ""}), "key: is empty"),
+            (
+                json!({"bucket": "b", "key": "k", "glob": "*"}),
+                "glob: `glob` goes with `prefix`",
+            ),
+            (
+                json!({"bucket": "b", "key": "k", "poke_interval": "x"}),
+                "poke_interval: invalid duration",
+            ),
+            (
+                json!({"bucket": "s3://landing/orders/", "key": "k"}),
+                "bucket: give the bucket's name (`landing`)",
+            ),
+            (
+                json!({"bucket": "b", "prefix": "landing/orders/", "glob": "*.parquet"}),
+                "glob: `*.parquet` never matches a key under the prefix `landing/orders/`",
+            ),
+            (
+                json!({"bucket": "b", "prefix": "landing/orders/", "glob": "landing/items/*"}),
+                "glob: `landing/items/*` never matches",
+            ),
+            (
+                json!({"bucket": "b", "prefix": "orders/{{ ds }}/", "glob": "*.parquet"}),
+                "glob: `*.parquet` never matches a key under the prefix `orders/{{ ds }}/`",
+            ),
+        ];
+        for (value, expected) in cases {
+            let found = problems(value.clone());
+            assert_eq!(found.len(), 1, "{value}: {found:?}");
+            assert!(found[0].starts_with(expected), "{value}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_and_templates_are_skipped() {
+        let found = problems(json!({"bucket": "", "glob": "*", "poke_interval": "0s"}));
+        let paths: Vec<&str> = found.iter().map(|f| f.split(':').next().unwrap()).collect();
+        assert_eq!(paths, ["bucket", "", "glob", "poke_interval"], "{found:?}");
+        for ok in [
+            json!({"bucket": "b", "prefix": "p/", "glob": "p/*.csv"}),
+            json!({"bucket": "b", "prefix": "landing/", "glob": "landing/**/_SUCCESS"}),
+            json!({"bucket": "b", "prefix": "landing/orders/2026", "glob": "landing/*/2026*"}),
+            json!({"bucket": "{{ params.bucket }}", "prefix": "landing/{{ ds }}/",
+                   "glob": "landing/{{ ds }}/*.csv", "poke_interval": "{{ params.poke }}"}),
+            json!({"bucket": "b", "key": "landing/{{ ds }}/_SUCCESS"}),
+        ] {
+            assert_eq!(problems(ok.clone()), Vec::<String>::new(), "{ok}");
+        }
     }
 }

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use flowctl_engine::job::{JobContext, JobError, JobOutput};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
+use flowctl_model::catalog::{JobConfig, Problems};
+use flowctl_model::template::is_templated;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::object::{Upload, upload_file};
+use crate::fields::bucket_name;
 use crate::settings::AwsSettings;
-use crate::step::{AwsJob, StepConfig};
-
-/// The `type:` value of this job type.
-pub const TYPE_NAME: &str = "s3_upload";
 
 /// Fields of an `s3_upload` step.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -30,35 +30,77 @@ pub struct S3UploadConfig {
     pub prefix: Option<String>,
 }
 
-fn check(config: &S3UploadConfig) -> Result<(), String> {
-    if config.files.is_empty() {
-        return Err("`files` is empty: list the local files to upload".into());
-    }
-    let mut names = BTreeSet::new();
-    for file in &config.files {
-        let name = file_name(file).ok_or_else(|| format!("`files`: `{file}` names no file"))?;
-        if !names.insert(name) {
-            return Err(format!(
-                "`files`: two files are named `{name}`; they would overwrite each other's key"
-            ));
+/// A non-empty list of files with distinct names (each name is its key), a bucket name.
+impl JobConfig for S3UploadConfig {
+    fn check(&self, problems: &mut Problems) {
+        if self.files.is_empty() {
+            problems.field("files", "is empty: list the local files to upload");
+        }
+        let mut names = BTreeSet::new();
+        for (i, file) in self.files.iter().enumerate() {
+            if is_templated(file) {
+                continue;
+            }
+            let at = ["files".to_owned(), i.to_string()];
+            match file_name(file) {
+                None => problems.at(at, format!("`{file}` names no file")),
+                Some(name) => {
+                    if !names.insert(name) {
+                        problems.at(
+                            at,
+                            format!(
+                                "two files are named `{name}`; they would overwrite each other's key"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(bucket) = &self.bucket {
+            problems.check_value(&["bucket"], bucket, bucket_name);
         }
     }
-    if config
-        .bucket
-        .as_deref()
-        .is_some_and(|b| b.trim().is_empty())
-    {
-        return Err("`bucket` is empty".into());
-    }
-    Ok(())
 }
 
 fn file_name(path: &str) -> Option<&str> {
+    if path.ends_with('/') {
+        return None;
+    }
     std::path::Path::new(path).file_name()?.to_str()
 }
 
-/// The `s3_upload` plugin.
-pub type S3Upload = AwsJob<S3UploadConfig>;
+/// The `s3_upload` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct S3Upload;
+
+/// The outputs of a successful upload.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "uploaded",
+        description: "Files sent to S3 (missing, or with other content).",
+    },
+    OutputDoc {
+        name: "unchanged",
+        description: "Files not sent: their object already had the file's MD5.",
+    },
+];
+
+impl Job for S3Upload {
+    type Config = S3UploadConfig;
+    const TYPE: &'static str = "s3_upload";
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            ..Telemetry::default()
+        }
+    }
+
+    async fn run(&self, config: S3UploadConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx.target.section::<AwsSettings>()?;
+        upload(config, settings, ctx).await
+    }
+}
 
 /// One attempt of an `s3_upload` step.
 async fn upload(
@@ -74,7 +116,7 @@ async fn upload(
                 config
                     .prefix
                     .clone()
-                    .unwrap_or_else(|| settings.scripts_prefix.clone()),
+                    .unwrap_or_else(|| settings.scripts_prefix()),
             ),
             None => {
                 return Err(JobError::fatal(format!(
@@ -84,6 +126,16 @@ async fn upload(
             }
         },
     };
+    // A missing file fails the step before anything is sent, not after half the files.
+    for file in &config.files {
+        let path = ctx.project_dir.join(file);
+        if let Err(e) = std::fs::metadata(&path) {
+            return Err(JobError::fatal(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    }
     let s3 = settings.clients().await?.s3;
     let (mut uploaded, mut unchanged) = (0, 0);
     for file in &config.files {
@@ -113,28 +165,45 @@ async fn upload(
     Ok(out)
 }
 
-impl StepConfig for S3UploadConfig {
-    const TYPE_NAME: &'static str = TYPE_NAME;
-
-    fn check(&self) -> Result<(), String> {
-        check(self)
-    }
-
-    async fn run(self, settings: AwsSettings, ctx: JobContext) -> Result<JobOutput, JobError> {
-        upload(self, settings, ctx).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Each problem as `path: message`.
+    fn problems(v: serde_json::Value) -> Vec<String> {
+        match flowctl_model::catalog::check_config::<S3UploadConfig>(&v) {
+            Ok(_) => Vec::new(),
+            Err(found) => found
+                .iter()
+                .map(|e| format!("{}: {}", e.path.join("."), e.message))
+                .collect(),
+        }
+    }
+
     #[test]
-    fn rules_name_the_fields() {
-        let err = |v| check(&serde_json::from_value(v).unwrap()).unwrap_err();
-        assert!(err(json!({"files": []})).contains("`files` is empty"));
-        assert!(err(json!({"files": ["a/x.py", "b/x.py"]})).contains("two files are named `x.py`"));
-        assert!(err(json!({"files": ["x.py"], "bucket": ""})).contains("`bucket` is empty"));
+    fn every_problem_is_reported_at_its_field() {
+        assert_eq!(
+            problems(json!({"files": []})),
+            ["files: is empty: list the local files to upload"]
+        );
+        assert_eq!(
+            problems(
+                json!({"files": ["a/x.py", "b/x.py", "jobs/", "{{ params.f }}/x.py"], "bucket": ""})
+            ),
+            [
+                "files.1: two files are named `x.py`; they would overwrite each other's key",
+                "files.2: `jobs/` names no file",
+                "bucket: is empty: remove it or give a value",
+            ]
+        );
+        assert!(
+            problems(json!({"files": ["x.py"], "bucket": "s3://artifacts/x/"}))[0]
+                .starts_with("bucket: give the bucket's name (`artifacts`)")
+        );
+        assert_eq!(
+            problems(json!({"files": ["a.py"], "bucket": "{{ params.b }}"})),
+            Vec::<String>::new()
+        );
     }
 }

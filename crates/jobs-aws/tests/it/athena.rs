@@ -1,12 +1,11 @@
 //! `athena_query` against moto: rendered SQL, defaults from the target, result checks,
 //! reconnects, cancels.
 
-use flowctl_engine::job::JobPlugin;
 use flowctl_jobs_aws::athena::{AthenaQuery, EXECUTION_ID_HANDLE, client_request_token};
 use flowctl_testkit::moto::MotoServer;
 use serde_json::{Map, Value, json};
 
-use crate::support::{clients, context, drain, moto, retry, wait_for_handle};
+use crate::support::{clients, context, drain, moto, retry, run, wait_for_handle};
 
 /// The target settings with Athena defaults.
 fn settings(moto: &MotoServer) -> Map<String, Value> {
@@ -49,13 +48,12 @@ async fn runs_the_rendered_sql_file_with_the_target_defaults_and_counts_rows() {
     .unwrap();
     let (ctx, mut log) = context(settings(&moto), project.path().to_owned());
 
-    let out = AthenaQuery::new()
-        .run(
-            json!({"file": "jobs/sql/gold.sql", "expect": {"min_rows": 2}, "poll_interval": "10ms"}),
-            ctx.clone(),
-        )
-        .await
-        .unwrap();
+    let out = run::<AthenaQuery>(
+        json!({"file": "jobs/sql/gold.sql", "expect": {"min_rows": 2}, "poll_interval": "10ms"}),
+        ctx.clone(),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(out.outputs["rows"], "3", "the header row is not a data row");
     assert_eq!(out.outputs["data_scanned_bytes"], "0");
@@ -110,8 +108,7 @@ async fn a_failed_result_check_fails_without_retry_and_forgets_the_query() {
     moto.queue_athena_result(&["order_id"], &[vec!["o-1"], vec!["o-2"]]);
     let (ctx, _log) = context(moto.target_settings(), std::env::temp_dir());
 
-    let err = AthenaQuery::new()
-        .run(
+    let err = run::<AthenaQuery>(
             json!({"sql": "SELECT order_id FROM silver.orders WHERE amount < 0", "expect": "no_rows", "poll_interval": "10ms"}),
             ctx.clone(),
         )
@@ -131,13 +128,12 @@ async fn a_failed_result_check_fails_without_retry_and_forgets_the_query() {
     // The same check passes on exact counts.
     moto.queue_athena_result(&["order_id"], &[vec!["o-1"], vec!["o-2"]]);
     let (ctx, _log) = context(moto.target_settings(), std::env::temp_dir());
-    let out = AthenaQuery::new()
-        .run(
-            json!({"sql": "SELECT 1", "expect": {"rows": 2}, "poll_interval": "10ms"}),
-            ctx,
-        )
-        .await
-        .unwrap();
+    let out = run::<AthenaQuery>(
+        json!({"sql": "SELECT 1", "expect": {"rows": 2}, "poll_interval": "10ms"}),
+        ctx,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.outputs["rows"], "2");
 }
 
@@ -153,11 +149,7 @@ async fn a_query_cancelled_elsewhere_fails_the_attempt() {
     let (ctx, _log) = context(moto.target_settings(), std::env::temp_dir());
     let attempt = tokio::spawn({
         let ctx = ctx.clone();
-        async move {
-            AthenaQuery::new()
-                .run(json!({"sql": "SELECT 1", "poll_interval": "20ms"}), ctx)
-                .await
-        }
+        async move { run::<AthenaQuery>(json!({"sql": "SELECT 1", "poll_interval": "20ms"}), ctx).await }
     });
     let id = wait_for_handle(&ctx, EXECUTION_ID_HANDLE).await;
     aws.athena
@@ -191,11 +183,7 @@ async fn cancel_stops_the_query() {
     let (ctx, mut log) = context(moto.target_settings(), std::env::temp_dir());
     let attempt = tokio::spawn({
         let ctx = ctx.clone();
-        async move {
-            AthenaQuery::new()
-                .run(json!({"sql": "SELECT 1", "poll_interval": "20ms"}), ctx)
-                .await
-        }
+        async move { run::<AthenaQuery>(json!({"sql": "SELECT 1", "poll_interval": "20ms"}), ctx).await }
     });
     let id = wait_for_handle(&ctx, EXECUTION_ID_HANDLE).await;
     ctx.cancel.cancel();
@@ -242,13 +230,12 @@ async fn a_retry_reconnects_to_the_saved_query() {
         .await
         .unwrap();
 
-    let out = AthenaQuery::new()
-        .run(
-            json!({"sql": "SELECT 42", "poll_interval": "10ms"}),
-            retry(&ctx, 2),
-        )
-        .await
-        .unwrap();
+    let out = run::<AthenaQuery>(
+        json!({"sql": "SELECT 42", "poll_interval": "10ms"}),
+        retry(&ctx, 2),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(out.outputs["query_execution_id"], existing);
     let all = aws.athena.list_query_executions().send().await.unwrap();

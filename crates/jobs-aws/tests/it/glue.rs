@@ -1,10 +1,9 @@
 //! `glue_job` against moto: definitions, runs, progress, reconnects and refused starts.
 
-use flowctl_engine::job::JobPlugin;
 use flowctl_jobs_aws::glue::{GlueJob, RUN_ID_HANDLE};
 use serde_json::{Value, json};
 
-use crate::support::{clients, context, drain, moto, retry, wait_for_handle, wait_for_line};
+use crate::support::{clients, context, drain, moto, retry, run, wait_for_handle, wait_for_line};
 
 /// The target settings with a scripts bucket.
 fn settings(moto: &flowctl_testkit::moto::MotoServer) -> serde_json::Map<String, Value> {
@@ -54,7 +53,7 @@ async fn creates_the_job_uploads_the_script_and_waits_for_the_run() {
     let project = project_with_script("print('bronze')\n");
     let (ctx, mut log) = context(settings(&moto), project.path().to_owned());
 
-    let out = GlueJob::new().run(step("10ms"), ctx.clone()).await.unwrap();
+    let out = run::<GlueJob>(step("10ms"), ctx.clone()).await.unwrap();
 
     let run_id = &out.outputs["run_id"];
     assert!(run_id.starts_with("jr_"), "{run_id}");
@@ -152,12 +151,12 @@ async fn an_unchanged_definition_is_left_alone_and_a_changed_script_is_uploaded(
     moto.set_transition("glue::job_run", json!({"progression": "immediate"}));
     let project = project_with_script("v1\n");
     let (ctx, _log) = context(settings(&moto), project.path().to_owned());
-    GlueJob::new().run(step("10ms"), ctx.clone()).await.unwrap();
+    run::<GlueJob>(step("10ms"), ctx.clone()).await.unwrap();
 
     // Same definition, same script: no upload and no UpdateJob (moto has no UpdateJob, so
     // calling it would fail this run).
     let (second, mut log) = context(settings(&moto), project.path().to_owned());
-    GlueJob::new().run(step("10ms"), second).await.unwrap();
+    run::<GlueJob>(step("10ms"), second).await.unwrap();
     let lines = drain(&mut log);
     assert!(
         lines
@@ -176,7 +175,7 @@ async fn an_unchanged_definition_is_left_alone_and_a_changed_script_is_uploaded(
     std::fs::write(project.path().join("jobs/glue/bronze.py"), "v2\n").unwrap();
     let (third, mut log) = context(settings(&moto), project.path().to_owned());
     // The script's URL is unchanged, so the definition still matches (no UpdateJob).
-    let result = GlueJob::new().run(step("10ms"), third).await;
+    let result = run::<GlueJob>(step("10ms"), third).await;
     let lines = drain(&mut log);
     assert!(
         lines
@@ -220,7 +219,7 @@ async fn a_retry_reconnects_to_the_running_run_instead_of_starting_another() {
     // Try 1 starts the run, then its process "dies" (the attempt is aborted mid-wait).
     let first = tokio::spawn({
         let ctx = ctx.clone();
-        async move { GlueJob::new().run(step("1h"), ctx).await }
+        async move { run::<GlueJob>(step("1h"), ctx).await }
     });
     let saved = wait_for_handle(&ctx, RUN_ID_HANDLE).await;
     first.abort();
@@ -230,10 +229,7 @@ async fn a_retry_reconnects_to_the_running_run_instead_of_starting_another() {
     );
 
     // Try 2 finds the saved id and waits for that run.
-    let out = GlueJob::new()
-        .run(step("10ms"), retry(&ctx, 2))
-        .await
-        .unwrap();
+    let out = run::<GlueJob>(step("10ms"), retry(&ctx, 2)).await.unwrap();
     assert_eq!(out.outputs["run_id"], saved);
     let runs = aws
         .glue
@@ -262,13 +258,12 @@ async fn a_restarted_attempt_adopts_a_run_that_already_succeeded() {
     let (ctx, mut log) = context(moto.target_settings(), std::env::temp_dir());
     ctx.handles.save(RUN_ID_HANDLE, &done).await.unwrap();
 
-    let out = GlueJob::new()
-        .run(
-            json!({"job_name": "cdc-silver", "poll_interval": "10ms"}),
-            retry(&ctx, 2),
-        )
-        .await
-        .unwrap();
+    let out = run::<GlueJob>(
+        json!({"job_name": "cdc-silver", "poll_interval": "10ms"}),
+        retry(&ctx, 2),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.outputs["run_id"], done);
     assert_eq!(out.outputs["state"], "SUCCEEDED");
     let runs = aws
@@ -297,13 +292,12 @@ async fn a_saved_run_glue_no_longer_knows_is_replaced_by_a_new_run() {
     let (ctx, _log) = context(moto.target_settings(), std::env::temp_dir());
     ctx.handles.save(RUN_ID_HANDLE, "jr_gone").await.unwrap();
 
-    let out = GlueJob::new()
-        .run(
-            json!({"job_name": "cdc-gold", "poll_interval": "10ms"}),
-            ctx.clone(),
-        )
-        .await
-        .unwrap();
+    let out = run::<GlueJob>(
+        json!({"job_name": "cdc-gold", "poll_interval": "10ms"}),
+        ctx.clone(),
+    )
+    .await
+    .unwrap();
     assert_ne!(out.outputs["run_id"], "jr_gone");
     assert_eq!(
         ctx.handles.load(RUN_ID_HANDLE).await.unwrap().as_deref(),
@@ -334,12 +328,11 @@ async fn concurrent_runs_exceeded_is_retried_with_backoff_inside_the_attempt() {
     let attempt = tokio::spawn({
         let ctx = ctx.clone();
         async move {
-            GlueJob::new()
-                .run(
-                    json!({"job_name": "cdc-bronze", "poll_interval": "100ms"}),
-                    ctx,
-                )
-                .await
+            run::<GlueJob>(
+                json!({"job_name": "cdc-bronze", "poll_interval": "100ms"}),
+                ctx,
+            )
+            .await
         }
     });
     // Once the step has been refused, let the blocker finish.
@@ -373,8 +366,7 @@ async fn concurrent_runs_exceeded_is_retried_with_backoff_inside_the_attempt() {
 async fn a_missing_job_without_definition_fails_for_good() {
     let Some(moto) = moto() else { return };
     let (ctx, _log) = context(moto.target_settings(), std::env::temp_dir());
-    let err = GlueJob::new()
-        .run(json!({"job_name": "nope"}), ctx)
+    let err = run::<GlueJob>(json!({"job_name": "nope"}), ctx)
         .await
         .unwrap_err();
     assert!(!err.retryable, "{err:?}");
@@ -391,7 +383,7 @@ async fn a_local_script_needs_a_scripts_bucket() {
     let Some(moto) = moto() else { return };
     let project = project_with_script("x\n");
     let (ctx, _log) = context(moto.target_settings(), project.path().to_owned());
-    let err = GlueJob::new().run(step("10ms"), ctx).await.unwrap_err();
+    let err = run::<GlueJob>(step("10ms"), ctx).await.unwrap_err();
     assert!(!err.retryable);
     assert!(
         err.message.contains("set `scripts_bucket` in target `aws`"),

@@ -3,6 +3,7 @@
 mod support;
 
 mod athena;
+mod drift;
 mod glue;
 mod moto_server;
 mod s3;

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use flowctl_engine::job::JobPlugin;
 use flowctl_jobs_aws::aws_sdk_s3::primitives::ByteStream;
 use flowctl_jobs_aws::s3::{S3Upload, S3Wait};
 use serde_json::json;
 
-use crate::support::{clients, context, drain, moto};
+use crate::support::{clients, context, drain, moto, run};
 
 async fn put(aws: &flowctl_jobs_aws::AwsClients, key: &str) {
     aws.s3
@@ -34,8 +33,7 @@ async fn s3_wait_returns_once_the_key_appears() {
     let sensor = tokio::spawn({
         let ctx = ctx.clone();
         async move {
-            S3Wait::new()
-                .run(
+            run::<S3Wait>(
                     json!({"bucket": "landing", "key": "orders/2026-03-04/_SUCCESS", "poke_interval": "50ms"}),
                     ctx,
                 )
@@ -76,7 +74,7 @@ async fn s3_wait_on_a_prefix_counts_only_keys_matching_the_glob() {
     let sensor = tokio::spawn({
         let ctx = ctx.clone();
         let step = step.clone();
-        async move { S3Wait::new().run(step, ctx).await }
+        async move { run::<S3Wait>(step, ctx).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!sensor.is_finished(), "neither key matches the glob");
@@ -108,13 +106,12 @@ async fn s3_wait_gives_up_when_the_step_times_out() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         cancel.cancel();
     });
-    let err = S3Wait::new()
-        .run(
-            json!({"bucket": "landing", "prefix": "nothing/", "poke_interval": "20ms"}),
-            ctx,
-        )
-        .await
-        .unwrap_err();
+    let err = run::<S3Wait>(
+        json!({"bucket": "landing", "prefix": "nothing/", "poke_interval": "20ms"}),
+        ctx,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.message,
         "stopped waiting for a key under s3://landing/nothing/ (timeout or cancel): it did not appear"
@@ -140,7 +137,7 @@ async fn s3_upload_sends_files_with_their_md5_and_skips_unchanged_ones() {
     let step = json!({"files": ["jobs/glue/bronze.py", "jobs/glue/silver.py"]});
 
     let (ctx, _log) = context(settings.clone(), project.path().to_owned());
-    let out = S3Upload::new().run(step.clone(), ctx).await.unwrap();
+    let out = run::<S3Upload>(step.clone(), ctx).await.unwrap();
     assert_eq!(
         (
             out.outputs["uploaded"].as_str(),
@@ -164,7 +161,7 @@ async fn s3_upload_sends_files_with_their_md5_and_skips_unchanged_ones() {
 
     std::fs::write(project.path().join("jobs/glue/silver.py"), "silver v2\n").unwrap();
     let (ctx, mut log) = context(settings, project.path().to_owned());
-    let out = S3Upload::new().run(step, ctx).await.unwrap();
+    let out = run::<S3Upload>(step, ctx).await.unwrap();
     assert_eq!(
         (
             out.outputs["uploaded"].as_str(),
@@ -198,7 +195,7 @@ async fn s3_upload_sends_files_with_their_md5_and_skips_unchanged_ones() {
 }
 
 #[tokio::test]
-async fn s3_upload_of_a_missing_file_fails_for_good() {
+async fn s3_upload_of_a_missing_file_fails_for_good_before_sending_anything() {
     let Some(moto) = moto() else { return };
     let aws = clients(&moto).await;
     aws.s3
@@ -207,21 +204,27 @@ async fn s3_upload_of_a_missing_file_fails_for_good() {
         .send()
         .await
         .unwrap();
-    let (ctx, _log) = context(
-        moto.target_settings(),
-        std::env::temp_dir().join("no-such-project"),
-    );
-    let err = S3Upload::new()
-        .run(
-            json!({"files": ["gone.py"], "bucket": "artifacts", "prefix": "x/"}),
-            ctx,
-        )
-        .await
-        .unwrap_err();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("here.py"), "x\n").unwrap();
+    let (ctx, _log) = context(moto.target_settings(), project.path().to_owned());
+    let err = run::<S3Upload>(
+        json!({"files": ["here.py", "gone.py"], "bucket": "artifacts", "prefix": "x/"}),
+        ctx,
+    )
+    .await
+    .unwrap_err();
     assert!(!err.retryable);
     assert!(
         err.message.starts_with("cannot read ") && err.message.contains("gone.py"),
         "{}",
         err.message
     );
+    let listed = aws
+        .s3
+        .list_objects_v2()
+        .bucket("artifacts")
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.contents().is_empty(), "nothing was uploaded");
 }

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Once;
 
-use chrono::{TimeZone, Utc};
-use flowctl_engine::TaskHandles;
-use flowctl_engine::job::{JobContext, LogLine, LogSink, TargetInfo};
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, JobRegistry, LogLine, TargetKind};
 use flowctl_jobs_aws::{AwsClients, AwsSettings};
+use flowctl_model::target::read_section;
 use flowctl_testkit::moto::{MotoServer, TEST_ENV};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -31,28 +30,24 @@ pub fn context(
     settings: Map<String, Value>,
     project_dir: PathBuf,
 ) -> (JobContext, UnboundedReceiver<LogLine>) {
-    let (log, rx) = LogSink::channel();
-    let ctx = JobContext {
-        dag_id: "cdc_orders".into(),
-        run_id: "scheduled__2026-03-04T05:00:00Z".into(),
-        task_id: "bronze".into(),
-        try_number: 1,
-        logical_date: Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).single().unwrap(),
-        timezone: chrono_tz::Tz::UTC,
-        data_interval_start: Utc.with_ymd_and_hms(2026, 3, 4, 4, 45, 0).single().unwrap(),
-        data_interval_end: Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).single().unwrap(),
-        target: TargetInfo {
-            name: "aws".into(),
-            kind: "aws".into(),
-            settings,
-        },
-        project_dir,
-        log,
-        cancel: CancellationToken::new(),
-        template_context: serde_json::json!({ "ds": "2026-03-04", "params": { "topic": "cdc.public.orders" } }),
-        handles: TaskHandles::in_memory(),
-    };
+    let (ctx, rx) = JobContext::for_test(project_dir);
+    let mut ctx = ctx.on_target(TargetKind::Aws, Value::Object(settings));
+    ctx.dag_id = "cdc_orders".into();
+    ctx.run_id = "scheduled__2026-03-04T05:00:00Z".into();
+    ctx.task_id = "bronze".into();
+    ctx.template_context = serde_json::json!({
+        "ds": "2026-03-04", "params": { "topic": "cdc.public.orders" }
+    });
     (ctx, rx)
+}
+
+/// One attempt of a `J` step with `config` (rendered fields), as the engine makes it: through
+/// the registry, so the fields are parsed and checked first.
+pub async fn run<J: Job>(config: Value, ctx: JobContext) -> Result<JobOutput, JobError> {
+    let mut registry = JobRegistry::new();
+    flowctl_jobs_aws::register(&mut registry);
+    let plugin = registry.get(J::TYPE).expect("registered").clone();
+    plugin.run(config, ctx).await
 }
 
 /// The same attempt as `ctx`, as try `try_number` would see it (same handles, fresh cancel).
@@ -66,7 +61,7 @@ pub fn retry(ctx: &JobContext, try_number: u32) -> JobContext {
 
 /// SDK clients on the same moto server, to arrange and inspect what the jobs did.
 pub async fn clients(moto: &MotoServer) -> AwsClients {
-    AwsSettings::from_map(&moto.target_settings())
+    read_section::<AwsSettings>(&moto.target_settings())
         .unwrap()
         .clients()
         .await

@@ -19,6 +19,14 @@
 //!   offsets only.
 //! - A commit conflict (another writer committed to bronze meanwhile) reloads the table and
 //!   reads again from its stored offsets, a bounded number of times.
+//!
+//! The step's fields are [`BronzeConfig`], whose pure check (`topics` xor `topic_pattern`,
+//! topic names, the pattern's regex, the table names, `max_events`, `max_duration`,
+//! `batch_size`, `group_id`) runs at `flowctl validate` and again before every attempt. An
+//! attempt reads the target's `kafka:` and `iceberg:` blocks and creates its Kafka client
+//! before it creates any table, so a client property librdkafka refuses creates nothing. A
+//! lakehouse or catalog error is retryable exactly when
+//! [`flowctl_lakehouse::LakehouseError::is_retryable`] says so.
 
 mod offsets;
 mod read;
@@ -28,14 +36,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
+use flowctl_engine::job::telemetry::{OutputCounter, OutputDoc};
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
 use flowctl_lakehouse::bronze::{
     CLUSTER_SUMMARY_KEY, DLQ_SUFFIX, OFFSETS_SUMMARY_KEY, bronze_columns, dlq_columns,
 };
-use flowctl_lakehouse::{IcebergSettings, Lakehouse, LakehouseError, TableName, TableSchema};
-use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
+use flowctl_lakehouse::{
+    IcebergSettings, IcebergTarget, Lakehouse, LakehouseError, TableName, TableSchema,
+};
+use flowctl_model::catalog::{JobConfig, Problems};
 use flowctl_model::duration::parse_duration;
+use flowctl_model::template::is_templated;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
@@ -51,6 +62,7 @@ pub use rows::{BronzeRows, DeadLetter};
 
 use crate::error::KafkaJobError;
 use crate::settings::{Connection, KafkaSettings};
+use crate::topic::check_topic_name;
 
 /// The `type:` value of this job type.
 pub const TYPE_NAME: &str = "kafka_to_iceberg";
@@ -61,11 +73,106 @@ const MAX_ATTEMPTS: u32 = 4;
 /// Give up waiting for the end of a partition after this long without any message.
 const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
+/// The outputs a successful step sets.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "events",
+        description: "Change events written to the bronze table (every op).",
+    },
+    OutputDoc {
+        name: "events_c",
+        description: "Create events (`op: c`) written.",
+    },
+    OutputDoc {
+        name: "events_u",
+        description: "Update events (`op: u`) written.",
+    },
+    OutputDoc {
+        name: "events_d",
+        description: "Delete events (`op: d`) written.",
+    },
+    OutputDoc {
+        name: "events_r",
+        description: "Snapshot reads (`op: r`) written.",
+    },
+    OutputDoc {
+        name: "events_t",
+        description: "Truncate events (`op: t`) written.",
+    },
+    OutputDoc {
+        name: "tombstones",
+        description: "Tombstones (messages without a value) skipped.",
+    },
+    OutputDoc {
+        name: "transaction_markers",
+        description: "Transaction markers skipped.",
+    },
+    OutputDoc {
+        name: "dlq",
+        description: "Malformed messages written to the dead-letter table `<table>_dlq`.",
+    },
+    OutputDoc {
+        name: "offsets",
+        description: "The next offsets after this run, as JSON `{\"<topic>\": {\"<partition>\": \
+                      <offset>}}` (committed with the rows).",
+    },
+    OutputDoc {
+        name: "max_event_ts_ms",
+        description: "The newest Debezium source event time (`source.ts_ms`, Unix epoch \
+                      milliseconds) written by this run; not set when it wrote no event.",
+    },
+];
+
+const CDC_EVENTS: &str = "flowctl_cdc_events";
+const CDC_EVENTS_HELP: &str =
+    "Change events ingested into bronze by DAG, step, table and Debezium op (c, u, d, r, t)";
+
+/// `flowctl_cdc_events` by op, and `flowctl_cdc_dlq_events`.
+const COUNTERS: &[OutputCounter] = &[
+    OutputCounter {
+        metric: CDC_EVENTS,
+        help: CDC_EVENTS_HELP,
+        output: "events_c",
+        labels: &[("op", "c")],
+    },
+    OutputCounter {
+        metric: CDC_EVENTS,
+        help: CDC_EVENTS_HELP,
+        output: "events_u",
+        labels: &[("op", "u")],
+    },
+    OutputCounter {
+        metric: CDC_EVENTS,
+        help: CDC_EVENTS_HELP,
+        output: "events_d",
+        labels: &[("op", "d")],
+    },
+    OutputCounter {
+        metric: CDC_EVENTS,
+        help: CDC_EVENTS_HELP,
+        output: "events_r",
+        labels: &[("op", "r")],
+    },
+    OutputCounter {
+        metric: CDC_EVENTS,
+        help: CDC_EVENTS_HELP,
+        output: "events_t",
+        labels: &[("op", "t")],
+    },
+    OutputCounter {
+        metric: "flowctl_cdc_dlq_events",
+        help: "Malformed messages sent to the dead-letter table, by bronze table",
+        output: "dlq",
+        labels: &[],
+    },
+];
+
 /// Fields of a `kafka_to_iceberg` step.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BronzeConfig {
-    /// Topics to read (give this or `topic_pattern`).
+    /// Topics to read (give this or `topic_pattern`): a non-empty list of Kafka topic names,
+    /// each once.
     #[serde(default)]
     pub topics: Option<Vec<String>>,
     /// A regular expression: every topic whose whole name matches is read (internal `__`
@@ -75,13 +182,15 @@ pub struct BronzeConfig {
     /// The bronze table, `namespace.name`; dead letters go to `<table>_dlq`. Both are created
     /// when missing.
     pub table: String,
-    /// Stop after this many messages (of any kind); the rest is read by the next run.
+    /// Stop after this many messages (of any kind; at least 1); the rest is read by the next
+    /// run.
     #[serde(default)]
     pub max_events: Option<u64>,
-    /// Stop reading after this long (e.g. `30s`, `5m`); what was read is committed.
+    /// Stop reading after this long (e.g. `30s`, `5m`; more than zero); what was read is
+    /// committed.
     #[serde(default)]
     pub max_duration: Option<String>,
-    /// Rows per in-memory batch (default 50000).
+    /// Rows per in-memory batch (at least 1; default 50000).
     #[serde(default)]
     pub batch_size: Option<usize>,
     /// Consumer group whose offsets are committed after each run, for monitoring (the bronze
@@ -90,8 +199,97 @@ pub struct BronzeConfig {
     pub group_id: Option<String>,
 }
 
-/// A validated configuration.
-struct Job {
+/// The regex a `topic_pattern` stands for: the whole topic name must match. The pattern must
+/// compile on its own (so `a)|(b` cannot escape the anchors).
+fn topic_regex(pattern: &str) -> Result<Regex, String> {
+    if pattern.is_empty() {
+        return Err("an empty pattern matches no topic".to_owned());
+    }
+    let describe = |e: regex::Error| match e {
+        // A caret drawing under the pattern, then `error: <what>`: keep the what.
+        regex::Error::Syntax(text) => format!(
+            "not a valid regex: {}",
+            text.lines()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or(text.trim())
+        ),
+        other => format!("not a valid regex: {other}"),
+    };
+    Regex::new(pattern).map_err(describe)?;
+    Regex::new(&format!("^(?:{pattern})$")).map_err(describe)
+}
+
+/// `max_duration` as a duration: more than zero.
+fn max_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("a zero duration would stop before reading anything".to_owned());
+    }
+    Ok(duration)
+}
+
+/// The bronze table and its dead-letter table.
+fn tables(table: &str) -> Result<(TableName, TableName), String> {
+    let bronze = TableName::parse(table).map_err(|e| e.to_string())?;
+    let dlq = TableName::parse(&format!("{table}{DLQ_SUFFIX}"))
+        .map_err(|e| format!("its dead-letter table: {e}"))?;
+    Ok((bronze, dlq))
+}
+
+impl JobConfig for BronzeConfig {
+    fn check(&self, problems: &mut Problems) {
+        match (&self.topics, &self.topic_pattern) {
+            (Some(_), Some(_)) => {
+                problems.job("give either `topics` or `topic_pattern`, not both");
+            }
+            (None, None) => {
+                problems.job("give `topics` (a list of topic names) or `topic_pattern` (a regex)");
+            }
+            _ => {}
+        }
+        if let Some(topics) = &self.topics {
+            if topics.is_empty() {
+                problems.field("topics", "lists no topic: name at least one");
+            }
+            for (i, topic) in topics.iter().enumerate() {
+                let index = i.to_string();
+                let at = ["topics", index.as_str()];
+                if !is_templated(topic) && topics[..i].contains(topic) {
+                    problems.at(at, format!("`{topic}` is listed twice"));
+                    continue;
+                }
+                problems.check_value(&at, topic, check_topic_name);
+            }
+        }
+        if let Some(pattern) = &self.topic_pattern {
+            problems.check_value(&["topic_pattern"], pattern, topic_regex);
+        }
+        problems.check_value(&["table"], &self.table, tables);
+        if self.max_events == Some(0) {
+            problems.field("max_events", "must be at least 1");
+        }
+        if let Some(duration) = &self.max_duration {
+            problems.check_value(&["max_duration"], duration, max_duration);
+        }
+        if self.batch_size == Some(0) {
+            problems.field("batch_size", "must be at least 1");
+        }
+        if let Some(group) = &self.group_id {
+            problems.check_value(&["group_id"], group, |group| {
+                if group.trim().is_empty() {
+                    Err("an empty consumer group id: leave it out for the default \
+                         `flowctl.<dag>.<task>`"
+                        .to_owned())
+                } else {
+                    Ok(())
+                }
+            });
+        }
+    }
+}
+
+/// What an attempt works with: the checked fields, parsed.
+struct Ingest {
     selection: Selection,
     table: TableName,
     dlq: TableName,
@@ -101,46 +299,28 @@ struct Job {
     group_id: String,
 }
 
-impl Job {
-    fn from_config(config: BronzeConfig, ctx: &JobContext) -> Result<Self, KafkaJobError> {
-        let bad = |m: String| KafkaJobError::Config(m);
-        let selection = match (config.topics, config.topic_pattern) {
-            (Some(topics), None) if !topics.is_empty() => {
-                if topics.iter().any(|t| t.trim().is_empty()) {
-                    return Err(bad("`topics` contains an empty topic name".into()));
-                }
-                Selection::Topics(topics)
-            }
-            (None, Some(pattern)) => {
-                let regex = Regex::new(&format!("^(?:{pattern})$"))
-                    .map_err(|e| bad(format!("invalid `topic_pattern`: {e}")))?;
-                Selection::Pattern(regex)
-            }
-            (Some(_), Some(_)) => {
-                return Err(bad(
-                    "give either `topics` or `topic_pattern`, not both".into()
-                ));
-            }
-            _ => {
-                return Err(bad(
-                    "give `topics` (a non-empty list) or `topic_pattern`".into()
-                ));
-            }
+impl Ingest {
+    /// Parses fields that passed [`BronzeConfig`]'s check (which refuses everything these
+    /// parsers do: an error here is a bug in that check).
+    fn new(config: BronzeConfig, ctx: &JobContext) -> Result<Self, KafkaJobError> {
+        let unchecked = |field: &str, e: String| {
+            KafkaJobError::Config(format!(
+                "`{field}` passed the step's check but cannot be used (a bug): {e}"
+            ))
         };
-        let table = TableName::parse(&config.table)?;
-        let dlq = TableName::parse(&format!("{}{DLQ_SUFFIX}", config.table))?;
+        let selection = match (config.topics, config.topic_pattern) {
+            (_, Some(pattern)) => Selection::Pattern(
+                topic_regex(&pattern).map_err(|e| unchecked("topic_pattern", e))?,
+            ),
+            (topics, None) => Selection::Topics(topics.unwrap_or_default()),
+        };
+        let (table, dlq) = tables(&config.table).map_err(|e| unchecked("table", e))?;
         let max_duration = config
             .max_duration
             .as_deref()
-            .map(parse_duration)
+            .map(max_duration)
             .transpose()
-            .map_err(|e| bad(format!("`max_duration`: {e}")))?;
-        if config.max_events == Some(0) {
-            return Err(bad("`max_events` must be at least 1".into()));
-        }
-        if config.batch_size == Some(0) {
-            return Err(bad("`batch_size` must be at least 1".into()));
-        }
+            .map_err(|e| unchecked("max_duration", e))?;
         Ok(Self {
             selection,
             table,
@@ -155,37 +335,39 @@ impl Job {
     }
 }
 
-/// The `kafka_to_iceberg` plugin.
-pub struct BronzeJob {
-    spec: Arc<dyn JobTypeSpec>,
-}
+/// The `kafka_to_iceberg` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BronzeJob;
 
 impl BronzeJob {
-    /// The plugin, ready to register.
+    /// The job type, ready to register.
     pub fn new() -> Self {
-        Self {
-            spec: Arc::new(TypedJobSpec::<BronzeConfig>::new(TYPE_NAME)),
+        Self
+    }
+}
+
+impl Job for BronzeJob {
+    type Config = BronzeConfig;
+    const TYPE: &'static str = TYPE_NAME;
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            table_field: Some("table"),
+            counters: COUNTERS,
+            event_time_output: Some("max_event_ts_ms"),
+            ..Telemetry::default()
         }
     }
-}
 
-impl Default for BronzeJob {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl JobPlugin for BronzeJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: BronzeConfig = serde_json::from_value(config)
-            .map_err(|e| JobError::fatal(format!("invalid kafka_to_iceberg step: {e}")))?;
-        let job = Job::from_config(config, &ctx)?;
-        Ok(run(job, &ctx).await?)
+    async fn run(&self, config: BronzeConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let kafka = ctx.target.section::<KafkaSettings>()?;
+        let iceberg = ctx
+            .target
+            .section::<IcebergTarget>()?
+            .resolve(&ctx.project_dir);
+        let ingest = Ingest::new(config, &ctx)?;
+        Ok(run(ingest, kafka, iceberg, &ctx).await?)
     }
 }
 
@@ -196,15 +378,13 @@ struct Done {
     committed: bool,
 }
 
-async fn run(job: Job, ctx: &JobContext) -> Result<JobOutput, KafkaJobError> {
-    let settings = KafkaSettings::from_target(&ctx.target.settings)?;
-    let lake = IcebergSettings::from_target(&ctx.target.settings, &ctx.project_dir)?
-        .open()
-        .await?;
-    lake.create_table_if_missing(&job.table, &TableSchema::Columns(bronze_columns()))
-        .await?;
-    lake.create_table_if_missing(&job.dlq, &TableSchema::Columns(dlq_columns()))
-        .await?;
+async fn run(
+    job: Ingest,
+    settings: KafkaSettings,
+    iceberg: IcebergSettings,
+    ctx: &JobContext,
+) -> Result<JobOutput, KafkaJobError> {
+    // The client first: a property librdkafka refuses must not leave tables behind.
     let group_id = job.group_id.clone();
     let (connection, consumer) = blocking(move || {
         let connection = settings.connect()?;
@@ -212,6 +392,11 @@ async fn run(job: Job, ctx: &JobContext) -> Result<JobOutput, KafkaJobError> {
         Ok((connection, consumer))
     })
     .await?;
+    let lake = iceberg.open().await?;
+    lake.create_table_if_missing(&job.table, &TableSchema::Columns(bronze_columns()))
+        .await?;
+    lake.create_table_if_missing(&job.dlq, &TableSchema::Columns(dlq_columns()))
+        .await?;
     ctx.log.system(format!(
         "reading {} from {}{} into {}",
         match &job.selection {
@@ -270,7 +455,7 @@ async fn run(job: Job, ctx: &JobContext) -> Result<JobOutput, KafkaJobError> {
 
 /// Reads and commits, retrying commit conflicts from freshly loaded offsets.
 async fn ingest(
-    job: &Job,
+    job: &Ingest,
     ctx: &JobContext,
     lake: &Lakehouse,
     connection: &Connection,
@@ -486,4 +671,227 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| KafkaJobError::Kafka(format!("kafka task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
+    use serde_json::{Value, json};
+
+    fn problems(config: Value) -> Vec<String> {
+        TypedJobSpec::<BronzeConfig>::new(TYPE_NAME)
+            .check(&config)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn one_problem(config: Value) -> String {
+        let found = problems(config.clone());
+        assert_eq!(found.len(), 1, "{config}: {found:?}");
+        found[0].clone()
+    }
+
+    #[test]
+    fn a_good_step_passes() {
+        for config in [
+            json!({"topics": ["shop.public.orders"], "table": "bronze.shop"}),
+            json!({"topic_pattern": "shop\\.public\\..*", "table": "lake.bronze.shop",
+                   "max_events": 1, "max_duration": "5m", "batch_size": 10, "group_id": "g"}),
+        ] {
+            assert!(problems(config.clone()).is_empty(), "{config}");
+        }
+    }
+
+    #[test]
+    fn each_mistake_is_reported_at_its_field() {
+        for (config, expected) in [
+            (
+                json!({"topics": ["a"], "topic_pattern": "a", "table": "b.x"}),
+                "give either `topics` or `topic_pattern`, not both",
+            ),
+            (
+                json!({"table": "b.x"}),
+                "give `topics` (a list of topic names) or `topic_pattern` (a regex)",
+            ),
+            (
+                json!({"topics": [], "table": "b.x"}),
+                "`topics`: lists no topic: name at least one",
+            ),
+            (
+                json!({"topics": ["a", ""], "table": "b.x"}),
+                "`topics.1`: an empty topic name",
+            ),
+            (
+                json!({"topics": ["a", "b", "a"], "table": "b.x"}),
+                "`topics.2`: `a` is listed twice",
+            ),
+            (
+                json!({"topic_pattern": "", "table": "b.x"}),
+                "`topic_pattern`: an empty pattern matches no topic",
+            ),
+            (
+                json!({"topics": ["a"], "table": "orders"}),
+                "`table`: invalid table name `orders`: expected `namespace.table`",
+            ),
+            (
+                json!({"topics": ["a"], "table": "b.x", "max_events": 0}),
+                "`max_events`: must be at least 1",
+            ),
+            (
+                json!({"topics": ["a"], "table": "b.x", "max_duration": "0s"}),
+                "`max_duration`: a zero duration would stop before reading anything",
+            ),
+            (
+                json!({"topics": ["a"], "table": "b.x", "batch_size": 0}),
+                "`batch_size`: must be at least 1",
+            ),
+            (
+                json!({"topics": ["a"], "table": "b.x", "group_id": " "}),
+                "`group_id`: an empty consumer group id: leave it out for the default \
+                 `flowctl.<dag>.<task>`",
+            ),
+        ] {
+            assert_eq!(one_problem(config.clone()), expected, "{config}");
+        }
+        for (pattern, expected) in [
+            (
+                "cdc\\.(orders",
+                "`topic_pattern`: not a valid regex: unclosed group",
+            ),
+            (
+                "a)|(b",
+                "`topic_pattern`: not a valid regex: unopened group",
+            ),
+        ] {
+            let found = one_problem(json!({"topic_pattern": pattern, "table": "b.x"}));
+            assert_eq!(found, expected, "{pattern}");
+        }
+        let duration =
+            one_problem(json!({"topics": ["a"], "table": "b.x", "max_duration": "soon"}));
+        assert!(
+            duration.starts_with("`max_duration`: invalid duration `soon`"),
+            "{duration}"
+        );
+        let name = one_problem(json!({"topics": ["shop orders"], "table": "b.x"}));
+        assert!(
+            name.starts_with("`topics.0`: `shop orders` is not a Kafka topic name"),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_step_is_reported() {
+        assert_eq!(
+            problems(json!({
+                "topics": [],
+                "topic_pattern": "",
+                "table": "orders_cdc_raw",
+                "max_events": 0,
+                "max_duration": "5 minutes",
+                "batch_size": 0,
+            })),
+            [
+                "give either `topics` or `topic_pattern`, not both",
+                "`topics`: lists no topic: name at least one",
+                "`topic_pattern`: an empty pattern matches no topic",
+                "`table`: invalid table name `orders_cdc_raw`: expected `namespace.table`",
+                "`max_events`: must be at least 1",
+                "`max_duration`: invalid duration `5 minutes`: spaces are not allowed; expected \
+                 a number followed by a unit (d, h, m, s, ms), e.g. `30s`, `5m`, `1h30m`",
+                "`batch_size`: must be at least 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn templated_values_are_left_to_the_run_time_check() {
+        let config = json!({
+            "topics": ["{{ params.topic }}", "{{ params.topic }}"],
+            "table": "{{ params.table }}",
+            "max_duration": "{{ params.budget }}",
+            "group_id": "{{ params.group }}",
+        });
+        assert!(problems(config).is_empty());
+        let config = json!({"topic_pattern": "{{ params.pattern }}", "table": "b.{{ ds_nodash }}"});
+        assert!(problems(config).is_empty());
+    }
+
+    #[test]
+    fn checked_fields_parse_into_an_ingest() {
+        let (ctx, _log) = JobContext::for_test("/tmp");
+        let config: BronzeConfig = serde_json::from_value(json!({
+            "topic_pattern": "shop\\..*", "table": "lake.bronze.shop", "max_duration": "1m30s",
+        }))
+        .unwrap();
+        let ingest = Ingest::new(config, &ctx).unwrap();
+        let Selection::Pattern(regex) = &ingest.selection else {
+            panic!("a pattern")
+        };
+        assert!(regex.is_match("shop.orders") && !regex.is_match("xshop.orders"));
+        assert_eq!(ingest.table.to_string(), "lake.bronze.shop");
+        assert_eq!(ingest.dlq.to_string(), "lake.bronze.shop_dlq");
+        assert_eq!(ingest.max_duration, Some(Duration::from_secs(90)));
+        assert_eq!(ingest.batch_size, DEFAULT_BATCH_SIZE);
+        assert_eq!(ingest.group_id, "flowctl.test_dag.step");
+    }
+
+    #[test]
+    fn declares_its_telemetry() {
+        let telemetry = BronzeJob.telemetry();
+        assert_eq!(telemetry.table_field, Some("table"));
+        assert_eq!(telemetry.event_time_output, Some("max_event_ts_ms"));
+        assert!(!telemetry.reports_checks);
+        let documented: Vec<&str> = telemetry.outputs.iter().map(|o| o.name).collect();
+        assert_eq!(
+            documented,
+            [
+                "events",
+                "events_c",
+                "events_u",
+                "events_d",
+                "events_r",
+                "events_t",
+                "tombstones",
+                "transaction_markers",
+                "dlq",
+                "offsets",
+                "max_event_ts_ms",
+            ]
+        );
+        for counter in telemetry.counters {
+            assert!(documented.contains(&counter.output), "{counter:?}");
+        }
+        let events: Vec<(&str, &[(&str, &str)])> = telemetry
+            .counters
+            .iter()
+            .filter(|c| c.metric == "flowctl_cdc_events")
+            .map(|c| (c.output, c.labels))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("events_c", &[("op", "c")][..]),
+                ("events_u", &[("op", "u")][..]),
+                ("events_d", &[("op", "d")][..]),
+                ("events_r", &[("op", "r")][..]),
+                ("events_t", &[("op", "t")][..]),
+            ]
+        );
+        let dlq: Vec<_> = telemetry
+            .counters
+            .iter()
+            .filter(|c| c.metric == "flowctl_cdc_dlq_events")
+            .collect();
+        assert_eq!(dlq.len(), 1);
+        assert_eq!(dlq[0].output, "dlq");
+        assert!(dlq[0].labels.is_empty());
+        assert_eq!(
+            dlq[0].help,
+            "Malformed messages sent to the dead-letter table, by bronze table"
+        );
+    }
 }

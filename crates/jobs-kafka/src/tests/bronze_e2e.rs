@@ -360,8 +360,6 @@ async fn a_new_cluster_or_offsets_beyond_the_end_restart_deliberately() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_broker_serves_produce_and_bronze_jobs_of_one_process() {
-    use crate::produce::ProduceJob;
-    use flowctl_engine::job::JobPlugin;
     let dir = tempfile::tempdir().unwrap();
     let lines: String = (0..5)
         .map(|i| {
@@ -375,12 +373,12 @@ async fn the_embedded_broker_serves_produce_and_bronze_jobs_of_one_process() {
     std::fs::write(dir.path().join("events.jsonl"), lines).unwrap();
     let settings = serde_json::Map::new(); // no `kafka` block: embedded
     let (ctx, _rx) = context(dir.path(), settings.clone(), "e1");
-    let produced = ProduceJob::new()
-        .run(
-            json!({"topic": "embedded.e2e", "file": "events.jsonl", "partitions": 2}),
-            ctx,
-        )
-        .await;
+    let produced = run_checked(
+        crate::produce::TYPE_NAME,
+        json!({"topic": "embedded.e2e", "file": "events.jsonl", "partitions": 2}),
+        ctx,
+    )
+    .await;
     assert_eq!(out(&produced, "produced"), "7");
     let (ctx, rx) = context(dir.path(), settings, "e2");
     let (result, log) = run_job(ctx, rx, config("embedded.e2e", "bronze.embedded")).await;
@@ -451,11 +449,29 @@ async fn bad_configuration_is_fatal() {
             "unknown field",
         ),
     ] {
-        let (result, _) = fx.run_bronze("bad", cfg.clone()).await;
+        let (result, log) = fx.run_bronze("bad", cfg.clone()).await;
         let err = result.unwrap_err();
         assert!(!err.retryable, "{cfg}: {err}");
+        assert!(
+            err.message.starts_with("invalid `kafka_to_iceberg` step: "),
+            "{cfg}: {err}"
+        );
         assert!(err.message.contains(needle), "{cfg}: {err}");
+        assert!(log.is_empty(), "the job started: {log}");
     }
+    // Every problem of the step at once.
+    let (result, _) = fx
+        .run_bronze(
+            "bad",
+            json!({"topics": [], "table": "nonamespace", "max_events": 0}),
+        )
+        .await;
+    assert_eq!(
+        result.unwrap_err().message,
+        "invalid `kafka_to_iceberg` step: `topics`: lists no topic: name at least one; \
+         `table`: invalid table name `nonamespace`: expected `namespace.table`; `max_events`: \
+         must be at least 1"
+    );
     let missing = fx
         .run_bronze("bad", config("no-such-topic", "bronze.m"))
         .await
@@ -468,7 +484,7 @@ async fn bad_configuration_is_fatal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undelivered_messages_fail_the_produce() {
+async fn messages_naming_a_missing_partition_publish_nothing() {
     let fx = Fixture::new();
     fx.broker.create_topic("small", 3).unwrap();
     assert!(
@@ -480,13 +496,110 @@ async fn undelivered_messages_fail_the_produce() {
         record(None, Some(event(1, "c")), 0),
         record(None, Some(event(2, "c")), 7), // no partition 7
     ];
-    let err =
+    let err = {
+        let conn = conn.clone();
         tokio::task::spawn_blocking(move || crate::produce::produce(&conn, "small", 3, &records))
             .await
             .unwrap()
-            .unwrap_err();
+            .unwrap_err()
+    };
+    assert_eq!(
+        err.to_string(),
+        "a message names partition 7, but topic small has 3 partition(s): nothing was published"
+    );
+    assert!(!flowctl_engine::job::JobError::from(err).retryable);
+    let high = tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = conn.client_config(&[("group.id", "t")]).create().unwrap();
+        consumer
+            .fetch_watermarks("small", 0, std::time::Duration::from_secs(10))
+            .unwrap()
+            .1
+    })
+    .await
+    .unwrap();
+    assert_eq!(high, 0, "a message was published");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_file_or_step_publishes_and_creates_nothing() {
+    let fx = Fixture::new();
+    std::fs::write(
+        fx.dir.path().join("m.jsonl"),
+        format!("{}\n{{oops\n", json!({"key": 1, "value": {"op": "c"}})),
+    )
+    .unwrap();
+    let (ctx, _rx) = context(fx.dir.path(), fx.settings(), "p1");
+    let result = run_checked(
+        crate::produce::TYPE_NAME,
+        json!({"topic": "never", "file": "m.jsonl"}),
+        ctx,
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert!(!err.retryable);
     assert!(
-        err.to_string().contains("partition") || err.to_string().contains("not delivered"),
+        err.message
+            .ends_with("m.jsonl:2: key must be a string at line 1 column 2"),
         "{err}"
     );
+
+    // A rendered topic that is not a Kafka topic name: refused before the job starts.
+    let (ctx, _rx) = context(fx.dir.path(), fx.settings(), "p2");
+    let result = run_checked(
+        crate::produce::TYPE_NAME,
+        json!({"topic": "orders 2026-03-04", "file": "m.jsonl"}),
+        ctx,
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert!(!err.retryable);
+    assert!(
+        err.message.starts_with(
+            "invalid `kafka_produce` step: `topic`: `orders 2026-03-04` is not a Kafka topic name"
+        ),
+        "{err}"
+    );
+    let conn = crate::settings::Connection::to_servers(fx.broker.bootstrap_servers());
+    let topics = tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = conn.client_config(&[("group.id", "t")]).create().unwrap();
+        let metadata = consumer
+            .fetch_metadata(None, std::time::Duration::from_secs(10))
+            .unwrap();
+        metadata
+            .topics()
+            .iter()
+            .map(|t| t.name().to_owned())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert!(!topics.iter().any(|t| t == "never"), "{topics:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_librdkafka_refuses_creates_no_table() {
+    let fx = Fixture::new();
+    fx.produce("k", &[record(None, Some(event(1, "c")), 0)]);
+    // Each property is valid alone (the project file's check passes); the client refuses the
+    // combination when it is created, at run time.
+    let Value::Object(settings) = json!({"kafka": {
+        "bootstrap": fx.broker.bootstrap_servers(),
+        "properties": {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "GSSAPI"},
+    }}) else {
+        unreachable!()
+    };
+    let (ctx, rx) = context(fx.dir.path(), settings, "k1");
+    let (result, log) = run_job(ctx, rx, config("k", "bronze.k")).await;
+    let Err(err) = result else {
+        eprintln!("skipped: this librdkafka build supports GSSAPI: {log}");
+        return;
+    };
+    assert!(err.message.contains("GSSAPI"), "{err}");
+    let lake = fx.lake().await;
+    for table in ["bronze.k", "bronze.k_dlq"] {
+        let missing = lake.load_table(&TableName::parse(table).unwrap()).await;
+        assert!(missing.is_err(), "{table} was created");
+    }
 }

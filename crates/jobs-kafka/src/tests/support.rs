@@ -3,19 +3,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{TimeZone, Utc};
-use flowctl_engine::job::{
-    JobContext, JobError, JobOutput, JobPlugin, LogLine, LogSink, TargetInfo,
-};
+use flowctl_engine::job::{JobContext, JobError, JobOutput, LogLine, TargetKind};
 use flowctl_lakehouse::arrow_array::cast::AsArray;
 use flowctl_lakehouse::arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use flowctl_lakehouse::arrow_array::{Array, RecordBatch};
 use flowctl_lakehouse::{IcebergSettings, Lakehouse, TableName};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_util::sync::CancellationToken;
 
-use crate::bronze::BronzeJob;
+use crate::bronze::TYPE_NAME;
 use crate::embedded::EmbeddedBroker;
 use crate::produce::{Record, produce};
 use crate::settings::Connection;
@@ -71,12 +67,25 @@ pub fn settings_for(bootstrap: &str) -> serde_json::Map<String, Value> {
     map
 }
 
+/// Runs one attempt of job type `job_type` as the engine does: its fields (JSON) parsed and
+/// checked first, a refused config never reaching the job.
+pub async fn run_checked(
+    job_type: &str,
+    config: Value,
+    ctx: JobContext,
+) -> Result<JobOutput, JobError> {
+    let mut registry = flowctl_engine::job::JobRegistry::new();
+    crate::register(&mut registry);
+    let plugin = registry.get(job_type).expect("registered");
+    plugin.run(config, ctx).await
+}
+
 pub async fn run_job(
     ctx: JobContext,
     mut rx: UnboundedReceiver<LogLine>,
     config: Value,
 ) -> (Result<JobOutput, JobError>, String) {
-    let result = BronzeJob::new().run(config, ctx).await;
+    let result = run_checked(TYPE_NAME, config, ctx).await;
     let mut log = String::new();
     while let Ok(line) = rx.try_recv() {
         log.push_str(&line.text);
@@ -85,32 +94,18 @@ pub async fn run_job(
     (result, log)
 }
 
+/// An attempt context from [`JobContext::for_test`] on a `local` target with `settings`:
+/// DAG `cdc`, task `bronze`, run `run_id` (the fault tests arm failures by run id).
 pub fn context(
     dir: &Path,
     settings: serde_json::Map<String, Value>,
     run_id: &str,
 ) -> (JobContext, UnboundedReceiver<LogLine>) {
-    let (log, rx) = LogSink::channel();
-    let ctx = JobContext {
-        dag_id: "cdc".into(),
-        run_id: run_id.into(),
-        task_id: "bronze".into(),
-        try_number: 1,
-        logical_date: Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).single().unwrap(),
-        timezone: chrono_tz::Tz::UTC,
-        data_interval_start: Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).single().unwrap(),
-        data_interval_end: Utc.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).single().unwrap(),
-        target: TargetInfo {
-            name: "test".into(),
-            kind: "local".into(),
-            settings,
-        },
-        project_dir: dir.to_path_buf(),
-        log,
-        cancel: CancellationToken::new(),
-        template_context: Value::Null,
-        handles: flowctl_engine::TaskHandles::in_memory(),
-    };
+    let (ctx, rx) = JobContext::for_test(dir);
+    let mut ctx = ctx.on_target(TargetKind::Local, Value::Object(settings));
+    ctx.dag_id = "cdc".into();
+    ctx.task_id = "bronze".into();
+    ctx.run_id = run_id.into();
     (ctx, rx)
 }
 

@@ -1,46 +1,34 @@
-//! The job plugin: config from a step, target settings, outputs.
+//! The job type as the engine runs it: fields checked before the attempt, target settings,
+//! outputs, telemetry.
 
-use chrono::{TimeZone, Utc};
-use flowctl_engine::job::{JobContext, JobPlugin, JobRegistry, LogSink, TargetInfo};
-use flowctl_jobs_merge::{MergeJob, TYPE_NAME, register};
+use flowctl_engine::job::{JobContext, JobPlugin, JobRegistry, TargetKind};
+use flowctl_jobs_merge::{TYPE_NAME, register};
+use flowctl_lakehouse::TableName;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
 
 use crate::common::{BRONZE, Lake, event};
 
+fn plugin() -> Arc<dyn JobPlugin> {
+    let mut registry = JobRegistry::new();
+    register(&mut registry);
+    registry.get(TYPE_NAME).expect("registered").clone()
+}
+
+/// A context on a local target whose `iceberg:` block points at the fixture's lake.
 fn context(fx: &Lake) -> JobContext {
-    let settings = json!({"iceberg": {
-        "catalog": fx.dir.path().join("catalog.db"),
-        "warehouse": fx.dir.path().join("warehouse"),
-    }});
-    JobContext {
-        dag_id: "cdc".into(),
-        run_id: "manual__1".into(),
-        task_id: "silver".into(),
-        try_number: 1,
-        logical_date: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-        timezone: chrono_tz::Tz::UTC,
-        data_interval_start: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-        data_interval_end: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
-        target: TargetInfo {
-            name: "local".into(),
-            kind: "local".into(),
-            settings: settings.as_object().unwrap().clone(),
-        },
-        project_dir: fx.dir.path().to_path_buf(),
-        log: LogSink::discard(),
-        cancel: CancellationToken::new(),
-        template_context: Value::Null,
-        handles: flowctl_engine::TaskHandles::in_memory(),
-    }
+    let (ctx, _log) = JobContext::for_test(fx.dir.path());
+    ctx.on_target(
+        TargetKind::Local,
+        json!({"iceberg": {
+            "catalog": fx.dir.path().join("catalog.db"),
+            "warehouse": fx.dir.path().join("warehouse"),
+        }}),
+    )
 }
 
 #[tokio::test]
 async fn runs_a_step_and_reports_outputs() {
-    let mut registry = JobRegistry::new();
-    register(&mut registry);
-    assert!(registry.get(TYPE_NAME).is_some());
-
     let mut fx = Lake::new().await;
     let snapshot = fx
         .bronze(&[
@@ -66,10 +54,7 @@ async fn runs_a_step_and_reports_outputs() {
         .await;
     let step = json!({"source": BRONZE, "target": "silver.t", "key": ["id"],
         "source_table": "t", "columns": {"amount": "decimal(12,2)"}});
-    let out = MergeJob::new()
-        .run(step.clone(), context(&fx))
-        .await
-        .unwrap();
+    let out = plugin().run(step.clone(), context(&fx)).await.unwrap();
     let get = |k: &str| out.outputs[k].clone();
     assert_eq!(
         (get("inserted"), get("updated"), get("deleted"), get("rows")),
@@ -80,12 +65,23 @@ async fn runs_a_step_and_reports_outputs() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["amount"], json!("-2.25"));
 
-    // Bad configuration is fatal (no retry).
+    // Every output set is documented.
+    let telemetry = plugin().telemetry();
+    let documented: Vec<&str> = telemetry.outputs.iter().map(|o| o.name).collect();
+    let set: Vec<&str> = out.outputs.keys().map(String::as_str).collect();
+    assert_eq!(documented, set);
+
+    // Bad configuration is fatal (no retry), reported at its field, and nothing runs.
     let mut bad = step;
     bad["columns"]["amount"] = json!("decimal(99,2)");
-    let err = MergeJob::new().run(bad, context(&fx)).await.unwrap_err();
+    let err = plugin().run(bad, context(&fx)).await.unwrap_err();
     assert!(!err.retryable, "{err:?}");
-    let err = MergeJob::new()
+    assert!(
+        err.message
+            .starts_with("invalid `iceberg_merge` step: `columns.amount`: invalid column type"),
+        "{err:?}"
+    );
+    let err = plugin()
         .run(
             json!({"source": BRONZE, "target": "silver.t", "key": ["id"], "bogus": 1}),
             context(&fx),
@@ -93,4 +89,105 @@ async fn runs_a_step_and_reports_outputs() {
         .await
         .unwrap_err();
     assert!(err.message.contains("bogus"), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_target_equal_to_its_source_is_refused_before_bronze_is_touched() {
+    let mut fx = Lake::new().await;
+    let snapshot = fx
+        .bronze(&[event("t", "c", Value::Null, json!({"id": 1, "v": 1}), 1, 1)])
+        .await;
+    let columns_before = fx
+        .table(BRONZE)
+        .await
+        .arrow_schema()
+        .unwrap()
+        .fields()
+        .len();
+    let err = plugin()
+        .run(
+            json!({"source": BRONZE, "target": BRONZE, "key": ["id"]}),
+            context(&fx),
+        )
+        .await
+        .unwrap_err();
+    assert!(!err.retryable);
+    assert!(
+        err.message
+            .contains("`target`: `bronze.shop_cdc` is also the `source`"),
+        "{err:?}"
+    );
+    let bronze = fx.table(BRONZE).await;
+    assert_eq!(bronze.current_snapshot_id(), Some(snapshot));
+    assert_eq!(
+        bronze.arrow_schema().unwrap().fields().len(),
+        columns_before
+    );
+    assert!(
+        !fx.lake
+            .table_exists(&TableName::parse("silver.t").unwrap())
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn target_settings_are_the_typed_iceberg_block() {
+    let mut registry = JobRegistry::new();
+    register(&mut registry);
+    for kind in TargetKind::ALL {
+        assert!(
+            registry
+                .target_sections()
+                .keys_for(kind)
+                .contains_key("iceberg"),
+            "{kind}"
+        );
+    }
+
+    let fx = Lake::new().await;
+    let step = json!({"source": BRONZE, "target": "silver.t", "key": ["id"]});
+    // A hand-built target with a typo: fatal, naming the setting.
+    let typo = context(&fx).on_target(TargetKind::Local, json!({"iceberg": {"catalgo": "x.db"}}));
+    let err = plugin().run(step.clone(), typo).await.unwrap_err();
+    assert!(!err.retryable);
+    assert!(err.message.contains("catalgo"), "{err:?}");
+
+    // A warehouse that cannot be a directory: the open fails, and a retry would too.
+    let file = fx.dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let broken = context(&fx).on_target(
+        TargetKind::Local,
+        json!({"iceberg": {"warehouse": file.join("wh")}}),
+    );
+    let err = plugin().run(step, broken).await.unwrap_err();
+    assert!(!err.retryable, "{err:?}");
+    assert!(
+        err.message
+            .starts_with("opening the target's Iceberg catalog:"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn telemetry_feeds_the_merged_rows_counter_per_change() {
+    let telemetry = plugin().telemetry();
+    assert_eq!(telemetry.table_field, Some("target"));
+    assert_eq!(telemetry.event_time_output, None);
+    assert!(!telemetry.reports_checks);
+    let counters: Vec<String> = telemetry
+        .counters
+        .iter()
+        .map(|c| format!("{} {} {:?}", c.metric, c.output, c.labels))
+        .collect();
+    assert_eq!(
+        counters,
+        [
+            r#"flowctl_cdc_merged_rows inserted [("change", "insert")]"#,
+            r#"flowctl_cdc_merged_rows updated [("change", "update")]"#,
+            r#"flowctl_cdc_merged_rows deleted [("change", "delete")]"#,
+        ]
+    );
+    assert!(telemetry.counters.iter().all(|c| c.help
+        == "Rows changed by silver merges by DAG, step, table and change (insert, update, delete)"));
 }

@@ -79,3 +79,42 @@ async fn updates_and_deletes_close_versions() {
             .any(|r| r["effective_to"] == ms(1_767_700_000_000))
     );
 }
+
+/// A merge whose configuration does not fit the existing silver table is refused before it
+/// commits anything: no columns added to silver, no new metadata.
+#[tokio::test]
+async fn an_scd2_merge_into_a_current_table_changes_nothing() {
+    let mut fx = Lake::new().await;
+    fx.bronze(&[fixture_msg("users_01_snapshot_read_with_schema")])
+        .await;
+    let current = config("silver.users", "users", &["id"], MergeMode::Current);
+    fx.merge(&current).await;
+    let before = fx.table("silver.users").await;
+    // A new column appears in the source: a fitting merge would add it to silver.
+    fx.bronze(&[event(
+        "users",
+        "u",
+        Value::Null,
+        json!({"id": 1, "nickname": "ally"}),
+        30_000_000,
+        1_767_800_000_000,
+    )])
+    .await;
+    let scd2 = config("silver.users", "users", &["id"], MergeMode::Scd2);
+    let err = flowctl_jobs_merge::merge(&fx.lake, &scd2, &Default::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not an SCD2 table"), "{err}");
+    let after = fx.table("silver.users").await;
+    assert_eq!(after.metadata_location(), before.metadata_location());
+    assert!(after.arrow_schema().unwrap().index_of("nickname").is_err());
+
+    let wrong_key = config("silver.users", "users", &["user_id"], MergeMode::Current);
+    assert!(
+        flowctl_jobs_merge::merge(&fx.lake, &wrong_key, &Default::default())
+            .await
+            .is_err()
+    );
+    let after = fx.table("silver.users").await;
+    assert_eq!(after.metadata_location(), before.metadata_location());
+}

@@ -164,7 +164,7 @@ pub(crate) async fn evaluate(
         CheckKind::RowCountEqualsPostgres { .. } => {
             let rows = count(session, &format!("SELECT count(*) FROM {table}")).await?;
             let expected = external_count
-                .ok_or_else(|| SqlError::Config("no count from the Postgres query".into()))?;
+                .ok_or_else(|| SqlError::Internal("no count from the Postgres query".into()))?;
             equal_counts(rows, expected, "the Postgres source")
         }
         CheckKind::Freshness { column, max_age } => {
@@ -277,6 +277,6 @@ fn newest_millis(batch: &RecordBatch) -> Result<Option<i64>, SqlError> {
     let ints = millis
         .as_any()
         .downcast_ref::<Int64Array>()
-        .ok_or_else(|| SqlError::Config("freshness: cannot read the newest value".into()))?;
+        .ok_or_else(|| SqlError::Internal("freshness: cannot read the newest value".into()))?;
     Ok(Some(ints.value(0)))
 }

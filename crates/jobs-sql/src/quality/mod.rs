@@ -1,18 +1,23 @@
 //! The `quality` job type: checks on a lakehouse table whose results are appended to a results
 //! table. Error-severity failures fail the step after every check ran; warnings only log.
+//!
+//! Its fields ([`QualityConfig`]) are checked offline and again before every attempt: tables
+//! with a namespace, at least one check, each check exactly one kind with valid parameters
+//! (columns named, `range` and `row_count` bounds in order, `accepted_values` not empty,
+//! durations that parse, queries known before rendering that parse, usable environment
+//! variable names), each problem at `checks.N.field`, and unique check names. A check that
+//! cannot be evaluated at run time (an unknown column, an unreachable Postgres) counts as
+//! failed with the reason; the results are appended once every check ran.
 
 mod checks;
 mod config;
 mod postgres;
 mod results;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::Utc;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_lakehouse::{IcebergSettings, TableName};
-use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
+use flowctl_lakehouse::{IcebergSettings, IcebergTarget, TableName};
 
 pub use config::{
     AcceptedValues, Check, CheckKind, DEFAULT_RESULTS_TABLE, Freshness, QualityConfig, RangeCheck,
@@ -26,46 +31,46 @@ use crate::session::lakehouse_session;
 /// The `type:` value of this job type.
 pub const TYPE_NAME: &str = "quality";
 
-/// The `quality` plugin.
-pub struct QualityJob {
-    spec: Arc<dyn JobTypeSpec>,
-}
+/// The outputs of a successful `quality` step.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "passed",
+        description: "Checks that held.",
+    },
+    OutputDoc {
+        name: "failed",
+        description: "Error-severity checks that did not hold (0 on success: any fails the step).",
+    },
+    OutputDoc {
+        name: "warned",
+        description: "Warn-severity checks that did not hold.",
+    },
+];
 
-impl QualityJob {
-    /// The plugin, ready to register.
-    pub fn new() -> Self {
-        Self {
-            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, quality_rules)),
+/// The `quality` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QualityJob;
+
+impl Job for QualityJob {
+    type Config = QualityConfig;
+    const TYPE: &'static str = TYPE_NAME;
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            reports_checks: true,
+            ..Telemetry::default()
         }
     }
-}
 
-impl Default for QualityJob {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Exactly one kind per check, with valid parameters: the rules serde alone cannot express.
-fn quality_rules(config: &QualityConfig) -> Result<(), ConfigError> {
-    config::check(config).map_err(|(path, message)| ConfigError { path, message })
-}
-
-#[async_trait]
-impl JobPlugin for QualityJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: QualityConfig = serde_json::from_value(config)
-            .map_err(|err| JobError::fatal(format!("invalid quality step: {err}")))?;
-        config::check(&config).map_err(|(path, e)| {
-            JobError::fatal(format!("invalid quality step at {}: {e}", path.join(".")))
-        })?;
+    async fn run(&self, config: QualityConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx
+            .target
+            .section::<IcebergTarget>()?
+            .resolve(&ctx.project_dir);
         let cancel = ctx.cancel.clone();
         let results = tokio::select! {
-            r = run_checks(&config, &ctx) => r.map_err(SqlError::into_job_error)?,
+            r = run_checks(&config, &ctx, &settings) => r.map_err(SqlError::into_job_error)?,
             _ = cancel.cancelled() => return Err(JobError::failed("quality step cancelled")),
         };
         let count = |s: Status| results.iter().filter(|r| r.status == s).count();
@@ -106,10 +111,22 @@ impl JobPlugin for QualityJob {
 async fn run_checks(
     config: &QualityConfig,
     ctx: &JobContext,
+    settings: &IcebergSettings,
 ) -> Result<Vec<CheckResult>, SqlError> {
+    let kinds = config
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, check)| {
+            check.kind().ok_or_else(|| {
+                SqlError::Internal(format!(
+                    "quality check {i} has no valid kind after its check"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let table = TableName::parse(&config.table)?;
     let results_table = TableName::parse(&config.results_table)?;
-    let settings = IcebergSettings::from_target(&ctx.target.settings, &ctx.project_dir)?;
     let lake = settings.open().await?;
     let session = lakehouse_session(&lake).await?;
     let table_ref = table
@@ -120,8 +137,7 @@ async fn run_checks(
         .collect::<Vec<_>>()
         .join(".");
     let mut results = Vec::with_capacity(config.checks.len());
-    for check in &config.checks {
-        let kind = check.kind().map_err(SqlError::Config)?;
+    for (check, kind) in config.checks.iter().zip(kinds) {
         let name = check.name.clone().unwrap_or_else(|| kind.default_name());
         let now = Utc::now();
         let outcome = match &kind {

@@ -1,15 +1,20 @@
 //! The `sql` job type: runs a query over the lakehouse with DataFusion and writes the result to
 //! a target table (`mode: replace | append`). Gold tables are made with it.
+//!
+//! Its fields ([`SqlConfig`]) are checked offline and again before every attempt: one query
+//! (`sql` or `file`), a target with a namespace, usable salt settings, and for an inline query
+//! known before rendering its syntax, the columns `pseudonymize` names (when the select list
+//! is explicit) and a salt for `pseudonymize()`. A `file:` query is a template file (validation
+//! checks its variables). What only the run can know — the file's text, the tables and columns,
+//! the salt's value — is refused before the target is created or changed.
 
 mod config;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use async_trait::async_trait;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin};
-use flowctl_lakehouse::{IcebergSettings, TableName};
-use flowctl_model::catalog::{ConfigError, JobTypeSpec, TypedJobSpec};
+use flowctl_engine::job::telemetry::OutputDoc;
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, Telemetry};
+use flowctl_lakehouse::{IcebergSettings, IcebergTarget, TableName};
 
 pub use config::SqlConfig;
 
@@ -21,47 +26,45 @@ use crate::write::write_result;
 /// The `type:` value of this job type.
 pub const TYPE_NAME: &str = "sql";
 
-/// The `sql` plugin.
-pub struct SqlJob {
-    spec: Arc<dyn JobTypeSpec>,
-}
+/// The outputs of a successful `sql` step.
+const OUTPUTS: &[OutputDoc] = &[
+    OutputDoc {
+        name: "rows",
+        description: "Rows the query returned and the step wrote to the target table.",
+    },
+    OutputDoc {
+        name: "target",
+        description: "The table written, `namespace.table`.",
+    },
+    OutputDoc {
+        name: "snapshot_id",
+        description: "The Iceberg snapshot the write committed.",
+    },
+];
 
-impl SqlJob {
-    /// The plugin, ready to register.
-    pub fn new() -> Self {
-        Self {
-            spec: Arc::new(TypedJobSpec::with_rules(TYPE_NAME, sql_rules)),
+/// The `sql` job type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqlJob;
+
+impl Job for SqlJob {
+    type Config = SqlConfig;
+    const TYPE: &'static str = TYPE_NAME;
+
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            outputs: OUTPUTS,
+            ..Telemetry::default()
         }
     }
-}
 
-impl Default for SqlJob {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// `sql` xor `file`, a salt for `pseudonymize`: the rules serde alone cannot express.
-fn sql_rules(config: &SqlConfig) -> Result<(), ConfigError> {
-    config::check(config).map_err(|message| ConfigError {
-        path: Vec::new(),
-        message,
-    })
-}
-
-#[async_trait]
-impl JobPlugin for SqlJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
-
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: SqlConfig = serde_json::from_value(config)
-            .map_err(|err| JobError::fatal(format!("invalid sql step: {err}")))?;
-        config::check(&config).map_err(|e| JobError::fatal(format!("invalid sql step: {e}")))?;
+    async fn run(&self, config: SqlConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let settings = ctx
+            .target
+            .section::<IcebergTarget>()?
+            .resolve(&ctx.project_dir);
         let cancel = ctx.cancel.clone();
         tokio::select! {
-            result = run_step(&config, &ctx) => result.map_err(SqlError::into_job_error),
+            result = run_step(&config, &ctx, &settings) => result.map_err(SqlError::into_job_error),
             _ = cancel.cancelled() => Err(JobError::failed("sql step cancelled before it committed")),
         }
     }
@@ -73,16 +76,27 @@ fn query_text(config: &SqlConfig, ctx: &JobContext) -> Result<String, SqlError> 
         return Ok(sql.clone());
     }
     let Some(file) = &config.file else {
-        return Err(SqlError::Config("missing `sql` or `file`".into()));
+        return Err(SqlError::Internal(
+            "a `sql` step without `sql` or `file` passed its check".into(),
+        ));
     };
     let path = ctx.project_dir.join(file);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| SqlError::Config(format!("cannot read SQL file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| SqlError::File {
+        what: "SQL file",
+        path: path.clone(),
+        source,
+    })?;
     flowctl_model::template::render_str(&text, &ctx.template_context)
         .map_err(|e| SqlError::Config(format!("SQL file {}: {e}", path.display())))
 }
 
-async fn run_step(config: &SqlConfig, ctx: &JobContext) -> Result<JobOutput, SqlError> {
+/// Everything that can refuse the step (file, salt, query, pseudonymisation) happens before
+/// [`write_result`], the only step that creates or changes the target.
+async fn run_step(
+    config: &SqlConfig,
+    ctx: &JobContext,
+    settings: &IcebergSettings,
+) -> Result<JobOutput, SqlError> {
     let sql = query_text(config, ctx)?;
     let target = TableName::parse(&config.target)?;
     let salt_source = config.salt_source();
@@ -91,7 +105,6 @@ async fn run_step(config: &SqlConfig, ctx: &JobContext) -> Result<JobOutput, Sql
     } else {
         None
     };
-    let settings = IcebergSettings::from_target(&ctx.target.settings, &ctx.project_dir)?;
     let lake = settings.open().await?;
     let session = lakehouse_session(&lake).await?;
     session.register_udf(pseudonymize_udf(salt.clone()));

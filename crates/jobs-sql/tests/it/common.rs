@@ -4,14 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
-use flowctl_engine::job::{
-    JobContext, JobError, JobOutput, JobPlugin, LogLine, LogSink, TargetInfo,
-};
+use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin, JobRegistry, LogLine};
 use flowctl_jobs_sql::arrow::array::{ArrayRef, RecordBatch};
 use flowctl_lakehouse::{Column, IcebergSettings, Lakehouse, TableName, TableSchema};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_util::sync::CancellationToken;
 
 /// A temp project directory whose `local` target uses the embedded lakehouse defaults.
 pub struct Project {
@@ -63,33 +59,17 @@ impl Project {
         serde_json::from_str(&text).unwrap()
     }
 
-    /// An attempt context in this project; its log lines arrive on the receiver.
+    /// An attempt context in this project (DAG `demo_cdc`, task `gold`, the `local` target
+    /// with the embedded lakehouse); its log lines arrive on the receiver.
     pub fn context(&self) -> (JobContext, UnboundedReceiver<LogLine>) {
-        let (log, rx) = LogSink::channel();
-        let ctx = JobContext {
-            dag_id: "demo_cdc".into(),
-            run_id: "manual__2026-03-04T05:06:07Z".into(),
-            task_id: "gold".into(),
-            try_number: 1,
-            logical_date: Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).single().unwrap(),
-            timezone: chrono_tz::Tz::UTC,
-            data_interval_start: Utc.with_ymd_and_hms(2026, 3, 4, 0, 0, 0).single().unwrap(),
-            data_interval_end: Utc.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).single().unwrap(),
-            target: TargetInfo {
-                name: "local".into(),
-                kind: "local".into(),
-                settings: Default::default(),
-            },
-            project_dir: self.path(),
-            log,
-            cancel: CancellationToken::new(),
-            template_context: serde_json::json!({
-                "ds": "2026-03-04",
-                "dag_id": "demo_cdc",
-                "params": {"min_total": 10},
-            }),
-            handles: flowctl_engine::TaskHandles::in_memory(),
-        };
+        let (mut ctx, rx) = JobContext::for_test(self.path());
+        ctx.dag_id = "demo_cdc".into();
+        ctx.task_id = "gold".into();
+        ctx.template_context = serde_json::json!({
+            "ds": "2026-03-04",
+            "dag_id": "demo_cdc",
+            "params": {"min_total": 10},
+        });
         (ctx, rx)
     }
 
@@ -99,7 +79,18 @@ impl Project {
         plugin: Arc<dyn JobPlugin>,
         config: serde_json::Value,
     ) -> (Result<JobOutput, JobError>, Vec<String>) {
+        self.run_on(plugin, config, serde_json::json!({})).await
+    }
+
+    /// [`Project::run`] on a `local` target with `settings` (its keys in `flowctl.yaml`).
+    pub async fn run_on(
+        &self,
+        plugin: Arc<dyn JobPlugin>,
+        config: serde_json::Value,
+        settings: serde_json::Value,
+    ) -> (Result<JobOutput, JobError>, Vec<String>) {
         let (ctx, mut rx) = self.context();
+        let ctx = ctx.on_target(flowctl_engine::job::TargetKind::Local, settings);
         let result = plugin.run(config, ctx).await;
         let mut lines = Vec::new();
         while let Ok(line) = rx.try_recv() {
@@ -109,12 +100,20 @@ impl Project {
     }
 }
 
+/// The registered job type `name`, as the engine runs it: fields parsed and checked before
+/// every attempt.
+fn registered(name: &str) -> Arc<dyn JobPlugin> {
+    let mut registry = JobRegistry::new();
+    flowctl_jobs_sql::register(&mut registry);
+    Arc::clone(registry.get(name).expect("registered"))
+}
+
 pub fn sql_job() -> Arc<dyn JobPlugin> {
-    Arc::new(flowctl_jobs_sql::sql_job::SqlJob::new())
+    registered("sql")
 }
 
 pub fn quality_job() -> Arc<dyn JobPlugin> {
-    Arc::new(flowctl_jobs_sql::quality::QualityJob::new())
+    registered("quality")
 }
 
 /// Whether external services must be present (CI) or tests needing them may skip.

@@ -279,44 +279,92 @@ fn validation_requires_exactly_one_valid_kind_per_check() {
     let spec = quality_job().spec();
     let ok = json!({"table": "silver.orders", "checks": passing_checks()});
     assert_eq!(spec.check(&ok), Ok(()));
-    for (check, needle) in [
+    for (check, path, needle) in [
         (
             json!({"not_null": "a", "unique": ["a"]}),
+            "checks.0",
             "not_null, unique",
         ),
-        (json!({"severity": "warn"}), "needs one of"),
+        (json!({"severity": "warn"}), "checks.0", "needs one of"),
         (
             json!({"freshness": {"column": "a", "max_age": "soon"}}),
-            "max_age",
+            "checks.0.freshness.max_age",
+            "soon",
         ),
         (
             json!({"row_count": {"min": 1, "equals_sql": "SELECT 1"}}),
+            "checks.0.row_count",
             "one form",
         ),
         (
             json!({"row_count": {"equals_query": "SELECT 1"}}),
+            "checks.0.row_count",
             "postgres_url_env",
         ),
-        (json!({"range": {"column": "a"}}), "min"),
+        (json!({"range": {"column": "a"}}), "checks.0.range", "min"),
         (
             json!({"range": {"column": "a", "min": 5, "max": 1}}),
+            "checks.0.range",
             "above",
         ),
-        (json!({"unique": []}), "at least one"),
-        (json!({"not_null": "a", "severity": "fatal"}), "fatal"),
-        (json!({"not_nul": "a"}), "unknown field"),
+        (json!({"unique": []}), "checks.0.unique", "at least one"),
+        (
+            json!({"not_null": "a", "severity": "fatal"}),
+            "checks.0.severity",
+            "fatal",
+        ),
+        (json!({"not_nul": "a"}), "checks.0.not_nul", "unknown field"),
+        (
+            json!({"sql": "SELECT * FROM silver.orders WHERE"}),
+            "checks.0.sql",
+            "syntax",
+        ),
     ] {
-        let err = spec
+        let errors = spec
             .check(&json!({"table": "t.t", "checks": [check]}))
             .unwrap_err();
-        assert!(err.message.contains(needle), "{check}: {}", err.message);
-        assert_eq!(
-            err.path.first().map(String::as_str),
-            Some("checks"),
-            "{check}"
+        assert_eq!(errors.len(), 1, "{check}: {errors:?}");
+        assert!(
+            errors[0].message.contains(needle),
+            "{check}: {}",
+            errors[0].message
         );
+        assert_eq!(errors[0].path.join("."), path, "{check}");
     }
 }
+
+#[tokio::test]
+async fn a_refused_config_never_runs() {
+    let project = Project::new().await;
+    orders(&project).await;
+    let (result, _) = project
+        .run(
+            quality_job(),
+            json!({"table": "orders", "checks": [
+                {"name": "dup", "not_null": "order_id"},
+                {"name": "dup", "range": {"column": "total", "min": 9, "max": 1}},
+            ]}),
+        )
+        .await;
+    let err = result.unwrap_err();
+    assert!(!err.retryable);
+    assert_eq!(
+        err.message,
+        "invalid `quality` step: `table`: invalid table name `orders`: expected \
+         `namespace.table`; `checks.1.range`: min 9 is above max 1; `checks.1.name`: `dup` is \
+         already the name of check 0: names must be unique"
+    );
+    assert!(
+        !project
+            .lake
+            .table_exists(&flowctl_lakehouse::TableName::parse(DEFAULT_RESULTS).unwrap())
+            .await
+            .unwrap(),
+        "nothing was written"
+    );
+}
+
+const DEFAULT_RESULTS: &str = flowctl_jobs_sql::quality::DEFAULT_RESULTS_TABLE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_steps_share_the_results_table() {

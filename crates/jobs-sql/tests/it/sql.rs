@@ -187,6 +187,11 @@ async fn file_is_rendered_with_the_template_context() {
         .await;
     let err = result.unwrap_err();
     assert!(err.message.contains("missing.sql"), "{}", err.message);
+    assert!(
+        err.message.starts_with("cannot read SQL file "),
+        "a run-time failure, not a refused config: {}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -221,29 +226,119 @@ fn validation_rejects_ambiguous_and_incomplete_steps() {
         spec.check(&json!({"sql": "SELECT 1", "target": "gold.t"}))
             .is_ok()
     );
-    for (config, needle) in [
-        (json!({"target": "gold.t"}), "`sql`"),
+    for (config, path, needle) in [
+        (json!({"target": "gold.t"}), "", "`sql`"),
         (
             json!({"sql": "SELECT 1", "file": "a.sql", "target": "gold.t"}),
+            "",
             "not both",
         ),
-        (json!({"sql": "SELECT 1"}), "target"),
+        (json!({"sql": "SELECT 1"}), "", "target"),
         (
             json!({"sql": "SELECT 1", "target": "gold.t", "mode": "upsert"}),
+            "mode",
             "upsert",
         ),
         (
-            json!({"sql": "SELECT 1", "target": "gold.t", "pseudonymize": ["a"]}),
+            json!({"sql": "SELECT 1 AS a", "target": "gold.t", "pseudonymize": ["a"]}),
+            "pseudonymize",
             "salt",
         ),
         (
             json!({"sql": "SELECT 1", "target": "gold.t", "salt": "x"}),
+            "salt",
             "unknown field",
         ),
+        (
+            json!({"sql": "SELECT 1", "target": "t"}),
+            "target",
+            "namespace",
+        ),
+        (
+            json!({"sql": "SELECT id FROM bronze.t", "target": "gold.t",
+                   "pseudonymize": ["email"], "salt_env": "SALT"}),
+            "pseudonymize.0",
+            "`email`",
+        ),
+        (
+            json!({"sql": "SELECT 1", "target": "gold.t", "salt_env": "MY SALT"}),
+            "salt_env",
+            "environment variable",
+        ),
     ] {
-        let err = spec.check(&config).unwrap_err();
-        assert!(err.message.contains(needle), "{config}: {}", err.message);
+        let errors = spec.check(&config).unwrap_err();
+        assert_eq!(errors.len(), 1, "{config}: {errors:?}");
+        assert_eq!(errors[0].path.join("."), path, "{config}: {errors:?}");
+        assert!(
+            errors[0].message.contains(needle),
+            "{config}: {}",
+            errors[0].message
+        );
     }
+}
+
+#[tokio::test]
+async fn a_refused_config_never_runs_and_says_where() {
+    let project = Project::new().await;
+    amounts(&project).await;
+    let (result, _) = project
+        .run(
+            sql_job(),
+            json!({"sql": "SELECT id FROM bronze.amounts", "target": "amounts_copy",
+                   "pseudonymize": ["email"], "salt_env": "FLOWCTL_TEST_SALT_NEVER_READ"}),
+        )
+        .await;
+    let err = result.unwrap_err();
+    assert!(!err.retryable);
+    assert!(
+        err.message.starts_with("invalid `sql` step: `target`: "),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message
+            .contains("`pseudonymize.0`: the query's result has no column `email`"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn a_refused_result_leaves_the_target_unchanged() {
+    let project = Project::new().await;
+    amounts(&project).await;
+    let (result, _) = project
+        .run(
+            sql_job(),
+            json!({"sql": "SELECT id, tag FROM bronze.amounts", "target": "gold.fit"}),
+        )
+        .await;
+    result.unwrap();
+    // `tag` becomes text that is no number, and the query gains a column: the write is
+    // refused before the new column is added.
+    let (result, _) = project
+        .run(
+            sql_job(),
+            json!({"sql": "SELECT tag AS id, amount FROM bronze.amounts", "target": "gold.fit",
+                   "mode": "append"}),
+        )
+        .await;
+    let err = result.unwrap_err();
+    assert!(!err.retryable, "{}", err.message);
+    assert!(err.message.contains("`id`"), "{}", err.message);
+    let table = project
+        .lake
+        .load_table(&TableName::parse("gold.fit").unwrap())
+        .await
+        .unwrap();
+    let columns: Vec<String> = table
+        .arrow_schema()
+        .unwrap()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(columns, ["id", "tag"]);
 }
 
 #[tokio::test]
@@ -277,4 +372,38 @@ async fn a_query_that_gains_a_column_keeps_writing() {
             json!({"id": 3}),
         ]
     );
+}
+
+#[tokio::test]
+async fn the_target_s_iceberg_block_says_where_tables_are() {
+    let project = Project::new().await;
+    let lake = json!({"iceberg": {"catalog": "lake/catalog.db", "warehouse": "lake/warehouse"}});
+    let (result, _) = project
+        .run_on(
+            sql_job(),
+            json!({"sql": "SELECT 1 AS one", "target": "gold.elsewhere"}),
+            lake,
+        )
+        .await;
+    assert_eq!(result.unwrap().outputs["rows"], "1");
+    assert!(project.path().join("lake/catalog.db").exists());
+    assert!(
+        !project
+            .lake
+            .table_exists(&TableName::parse("gold.elsewhere").unwrap())
+            .await
+            .unwrap(),
+        "written to the target's catalog, not the default one"
+    );
+
+    let (result, _) = project
+        .run_on(
+            sql_job(),
+            json!({"sql": "SELECT 1 AS one", "target": "gold.t"}),
+            json!({"iceberg": {"catalgo": "x.db"}}),
+        )
+        .await;
+    let err = result.unwrap_err();
+    assert!(!err.retryable);
+    assert!(err.message.contains("catalgo"), "{}", err.message);
 }

@@ -1,5 +1,10 @@
 //! The `shell` job type: runs a command in its own process group, streams its output into
 //! the attempt's log, and reads step outputs from `$FLOWCTL_OUTPUT`.
+//!
+//! Its fields are [`ShellConfig`], checked offline by `flowctl validate` and again on the
+//! rendered fields before every attempt (a blank command, an empty program, an unusable
+//! environment variable name, a NUL character). What only the attempt can know (a missing
+//! working directory, a program that is not there) fails it before the command starts.
 
 mod config;
 mod log_pump;
@@ -11,12 +16,9 @@ mod tests;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::SecondsFormat;
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin, LogStream};
-use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
+use flowctl_engine::job::{Job, JobContext, JobError, JobOutput, LogStream};
 use nix::sys::signal::Signal;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
@@ -36,18 +38,16 @@ pub const TYPE_NAME: &str = "shell";
 /// only a process that left the group (`setsid`, a daemon) can still hold them open.
 const LOG_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The `shell` plugin.
+/// The `shell` job type.
 pub struct ShellJob {
-    spec: Arc<dyn JobTypeSpec>,
     /// [`TERMINATE_GRACE`]; shorter in tests of the SIGKILL path.
     terminate_grace: Duration,
 }
 
 impl ShellJob {
-    /// The plugin, ready to register.
+    /// The job type, ready to register.
     pub fn new() -> Self {
         Self {
-            spec: Arc::new(TypedJobSpec::<ShellConfig>::new(TYPE_NAME)),
             terminate_grace: TERMINATE_GRACE,
         }
     }
@@ -59,15 +59,13 @@ impl Default for ShellJob {
     }
 }
 
-#[async_trait]
-impl JobPlugin for ShellJob {
-    fn spec(&self) -> Arc<dyn JobTypeSpec> {
-        Arc::clone(&self.spec)
-    }
+impl Job for ShellJob {
+    type Config = ShellConfig;
+    const TYPE: &'static str = TYPE_NAME;
 
-    async fn run(&self, config: serde_json::Value, ctx: JobContext) -> Result<JobOutput, JobError> {
-        let config: ShellConfig = serde_json::from_value(config)
-            .map_err(|err| JobError::fatal(format!("invalid shell step: {err}")))?;
+    // No telemetry: its outputs are whatever the command writes to `$FLOWCTL_OUTPUT`.
+
+    async fn run(&self, config: ShellConfig, ctx: JobContext) -> Result<JobOutput, JobError> {
         run_command(&config, &ctx, self.terminate_grace).await
     }
 }

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use flowctl_engine::job::{JobError, JobOutput, JobPlugin, LogLine, LogStream};
+use flowctl_engine::job::{JobError, JobOutput, LogLine, LogStream};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
-use crate::test_support::context;
+use crate::test_support::{context, run_checked};
 
 struct Attempt {
     result: Result<JobOutput, JobError>,
@@ -46,7 +46,7 @@ impl Attempt {
 
 async fn run_in(project: &TempDir, config: Value) -> Attempt {
     let (ctx, mut rx) = context(project.path().to_path_buf());
-    let result = ShellJob::new().run(config, ctx).await;
+    let result = run_checked(ShellJob::new(), config, ctx).await;
     let mut logs = Vec::new();
     while let Ok(line) = rx.try_recv() {
         logs.push(line);
@@ -259,7 +259,7 @@ async fn cancellation_stops_the_whole_process_tree() {
     let (ctx, mut rx) = context(project.path().to_path_buf());
     let cancel = ctx.cancel.clone();
     let config = json!({ "command": "sleep 300 & echo \"pids $$ $!\"; sleep 300" });
-    let attempt = tokio::spawn(async move { ShellJob::new().run(config, ctx).await });
+    let attempt = tokio::spawn(async move { run_checked(ShellJob::new(), config, ctx).await });
 
     let pids = next_pids(&mut rx).await;
     assert!(pids.iter().all(|&pid| is_running(pid)));
@@ -286,9 +286,8 @@ async fn cancellation_escalates_to_sigkill_when_sigterm_is_ignored() {
     let config = json!({ "command": "trap '' TERM; sleep 300 & echo \"pids $$ $!\"; wait" });
     let job = ShellJob {
         terminate_grace: Duration::from_millis(300),
-        ..ShellJob::new()
     };
-    let attempt = tokio::spawn(async move { job.run(config, ctx).await });
+    let attempt = tokio::spawn(async move { run_checked(job, config, ctx).await });
 
     let pids = next_pids(&mut rx).await;
     cancel.cancel();
@@ -311,7 +310,7 @@ async fn an_attempt_cancelled_before_it_starts_runs_nothing() {
     let (ctx, _logs) = context(project.path().to_path_buf());
     ctx.cancel.cancel();
     let config = json!({ "command": ["touch", marker] });
-    let err = ShellJob::new().run(config, ctx).await.unwrap_err();
+    let err = run_checked(ShellJob::new(), config, ctx).await.unwrap_err();
     assert_eq!(err.message, "cancelled before the command started");
     assert!(!marker.exists());
 }
@@ -322,7 +321,7 @@ async fn dropping_the_attempt_kills_the_process_group() {
     let project = TempDir::new().unwrap();
     let (ctx, mut rx) = context(project.path().to_path_buf());
     let config = json!({ "command": "sleep 300 & echo \"pids $$ $!\"; sleep 300" });
-    let attempt = tokio::spawn(async move { ShellJob::new().run(config, ctx).await });
+    let attempt = tokio::spawn(async move { run_checked(ShellJob::new(), config, ctx).await });
 
     let pids = next_pids(&mut rx).await;
     attempt.abort();
@@ -402,13 +401,34 @@ async fn a_missing_or_invalid_cwd_is_fatal_and_names_it() {
 }
 
 #[tokio::test]
-async fn an_invalid_config_at_run_time_is_fatal() {
+async fn an_invalid_config_at_run_time_is_fatal_and_runs_nothing() {
     let attempt = run(json!({ "command": "true", "timeout": "5m" })).await;
     let err = attempt.error();
     assert!(!err.retryable);
     assert!(
-        err.message.contains("unknown field `timeout`"),
+        err.message.starts_with("invalid `shell` step: ")
+            && err.message.contains("unknown field `timeout`"),
         "{}",
         err.message
     );
+
+    // A rendered template that turns out blank is refused by the same check as
+    // `flowctl validate`'s, with every problem, before anything starts.
+    let project = TempDir::new().unwrap();
+    let marker = project.path().join("ran");
+    let config = json!({
+        "command": [" ", marker],
+        "env": { "A=B": "1" },
+    });
+    let attempt = run_in(&project, config).await;
+    let err = attempt.error();
+    assert!(!err.retryable);
+    assert_eq!(
+        err.message,
+        "invalid `shell` step: `command.0`: an empty program: the first item is the program to \
+         run (a name on `PATH` or a path); `env.A=B`: invalid environment variable name \
+         \"A=B\": `=` and NUL are not allowed"
+    );
+    assert!(!marker.exists());
+    assert!(attempt.logs.is_empty(), "{:?}", attempt.logs);
 }

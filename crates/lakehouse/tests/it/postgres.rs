@@ -109,3 +109,24 @@ async fn postgres_catalog_appends_overwrites_and_detects_conflicts() {
     assert_eq!(other.list_tables("bronze").await.unwrap(), vec![name]);
     drop((lake, other));
 }
+
+#[tokio::test]
+async fn a_catalog_database_that_does_not_exist_is_not_retryable() {
+    let admin_url =
+        std::env::var("FLOWCTL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+    if let Err(err) = sqlx::PgConnection::connect(&admin_url).await {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no Postgres at {admin_url}: {err}"
+        );
+        eprintln!("skipping: no Postgres at {admin_url} ({err})");
+        return;
+    }
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let missing = format!("{base}/flowctl_missing_{}", uuid::Uuid::new_v4().simple());
+    let wh = tempfile::tempdir().unwrap();
+    let err = Lakehouse::open(&missing, wh.path()).await.unwrap_err();
+    // 3D000 (invalid_catalog_name): the setting is wrong, a retry repeats it.
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!err.is_retryable(), "{err}");
+}

@@ -390,6 +390,7 @@ steps:
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         };
         let dag = parse_dag("d.yaml", DAG, &opts).expect("valid");
         let url = |n: &Notification| n.url.clone();

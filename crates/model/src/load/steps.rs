@@ -11,7 +11,7 @@ use super::{LoadOptions, graph, notify, templates};
 use crate::catalog::JobTypeSpec;
 use crate::check::{Checker, is_valid_id};
 use crate::dag::{
-    Backoff, JobSpec, Notification, Notifications, Step, StepJob, TARGET_KINDS, TriggerRule,
+    Backoff, JobSpec, Notification, Notifications, Step, StepJob, TargetKind, TriggerRule,
 };
 use crate::suggest;
 use crate::yaml::{Entry, Node, Typed};
@@ -104,6 +104,8 @@ pub(super) struct JobSite<'n> {
     /// "step `load`" or "step `load` (`aws` variant)".
     pub place: String,
     pub fields: Vec<&'n Entry>,
+    /// Files named by the job whose text is a template (path as written, the naming node).
+    pub template_files: Vec<(String, &'n Node)>,
 }
 
 /// The options of this load, and the field names of each job type used so far (computing
@@ -194,7 +196,7 @@ pub(super) fn read_steps(
         .map(|e| read_step(ck, e, &mut types, defaults))
         .collect();
     let upstreams = graph::check(ck, &drafts);
-    templates::check(ck, &drafts, params, &upstreams);
+    templates::check(ck, &drafts, params, &upstreams, opts.project_dir);
 
     let mut steps = IndexMap::new();
     for draft in drafts {
@@ -254,7 +256,7 @@ fn read_step<'n>(
         let key = field.key_str();
         match key {
             "type" => type_node = Some(&field.value),
-            "local" | "aws" => variants.push(field),
+            _ if TargetKind::parse(key).is_some() => variants.push(field),
             "depends_on" => draft.depends_on = read_depends_on(ck, &field.value, &id),
             "description" => {
                 ck.optional_string(&field.value, &format!("`description` of {place}"));
@@ -345,7 +347,7 @@ fn read_variants<'n>(
             continue;
         };
         let job_fields: Vec<&Entry> = fields.iter().filter(|f| f.key_str() != "type").collect();
-        let checked = types.opts.target_kind.is_none_or(|k| k == kind);
+        let checked = types.opts.target_kind.is_none_or(|k| k.as_str() == kind);
         let (spec, site) = read_job(ck, type_node, &job_fields, &variant_place, checked, types);
         sites.extend(site);
         match spec {
@@ -356,8 +358,7 @@ fn read_variants<'n>(
         }
     }
     if let Some(kind) = types.opts.target_kind
-        && !variants.iter().any(|v| v.key_str() == kind)
-        && TARGET_KINDS.contains(&kind)
+        && !variants.iter().any(|v| v.key_str() == kind.as_str())
     {
         ck.on(
             step_key,
@@ -374,7 +375,7 @@ fn read_variants<'n>(
 /// fields whose templates to check.
 fn read_job<'n>(
     ck: &mut Checker,
-    type_node: &Node,
+    type_node: &'n Node,
     fields: &[&'n Entry],
     place: &str,
     checked: bool,
@@ -422,7 +423,8 @@ fn read_job<'n>(
     for (name, field) in &meant {
         checked_config.insert(name.to_string(), field.value.to_json());
     }
-    if let Err(err) = spec.check(&serde_json::Value::Object(checked_config)) {
+    let checked_config = serde_json::Value::Object(checked_config);
+    for err in spec.check(&checked_config).err().unwrap_or_default() {
         let target = err
             .path
             .split_first()
@@ -445,10 +447,27 @@ fn read_job<'n>(
         };
         ck.on(target, message);
     }
+    // Files whose text is a template are checked with the step's other templates.
+    let template_files = spec
+        .template_files(&checked_config)
+        .into_iter()
+        .map(|file| {
+            let node = file
+                .field
+                .split_first()
+                .and_then(|(first, rest)| {
+                    let entry = fields.iter().find(|f| f.key_str() == first)?;
+                    Some(entry.value.descend(rest).0)
+                })
+                .unwrap_or(type_node);
+            (file.path, node)
+        })
+        .collect();
     // Templates are checked even when fields are wrong: one run reports everything.
     let site = JobSite {
         place: place.to_string(),
         fields: fields.to_vec(),
+        template_files,
     };
     let spec = (ck.diagnostics.len() == before).then_some(JobSpec { job_type, config });
     (spec, Some(site))

@@ -2,15 +2,17 @@
 //! undeclared params, and outputs of steps that are not upstream.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use super::graph::Upstreams;
 use super::steps::Draft;
 use crate::check::Checker;
+use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use crate::suggest;
-use crate::template::{CONTEXT_VARIABLES, analyze};
+use crate::template::{CONTEXT_VARIABLES, analyze, analyze_positioned, is_templated};
 use crate::yaml::{self, Node, Typed};
 
 struct Scope<'a> {
@@ -27,6 +29,7 @@ pub(super) fn check(
     drafts: &[Draft],
     params: Option<&Map<String, Value>>,
     upstreams: &Upstreams,
+    project_dir: Option<&Path>,
 ) {
     let mut scope = Scope {
         drafts,
@@ -43,8 +46,103 @@ pub(super) fn check(
             for field in &site.fields {
                 walk(ck, &mut scope, step, &site.place, &field.value);
             }
+            for (path, node) in &site.template_files {
+                check_file(ck, &mut scope, step, &site.place, project_dir, path, node);
+            }
         }
     }
+}
+
+/// Checks a template file named by a job (a `file:` SQL query) like an inline string; its
+/// problems point into the file. Without a project directory (a DAG checked on its own) the
+/// file cannot be found and is left to the run.
+fn check_file(
+    ck: &mut Checker,
+    scope: &mut Scope,
+    step: usize,
+    place: &str,
+    project_dir: Option<&Path>,
+    path: &str,
+    node: &Node,
+) {
+    let Some(dir) = project_dir else { return };
+    if is_templated(path) {
+        return;
+    }
+    let full = dir.join(path);
+    let text = match std::fs::read_to_string(&full) {
+        Ok(text) => text,
+        Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "it does not exist".to_string(),
+                _ => e.to_string(),
+            };
+            ck.on(
+                node,
+                format!("{place} names `{path}`, which cannot be read: {why} (paths are relative to the project directory)"),
+            );
+            return;
+        }
+    };
+    let mut report = |span: Span, width: usize, message: String| {
+        ck.diagnostics
+            .push(Diagnostic::at(path, &text, span, width, message));
+    };
+    let used = match analyze_positioned(&text) {
+        Ok(used) => used,
+        Err(err) => {
+            let (span, width) = match (&err.range, err.line) {
+                (Some(range), _) => {
+                    let start = range.start.min(text.len());
+                    let line = text[..start].matches('\n').count() + 1;
+                    let col = text[..start]
+                        .rsplit('\n')
+                        .next()
+                        .map_or(0, |l| l.chars().count())
+                        + 1;
+                    (
+                        Span::new(to_u32(line), to_u32(col)),
+                        text.get(range.clone()).map_or(1, |t| t.chars().count()),
+                    )
+                }
+                (None, Some(line)) => (Span::new(to_u32(line), 1), 1),
+                (None, None) => (Span::new(1, 1), 1),
+            };
+            report(
+                span,
+                width,
+                format!(
+                    "invalid template in `{path}` (used by {place}): {}",
+                    err.message
+                ),
+            );
+            return;
+        }
+    };
+    for var in &used.variables {
+        if let Some((message, shown)) = problem(scope, step, place, var) {
+            let (span, width) = locate_in_text(&text, shown);
+            report(span, width, format!("{message} (in `{path}`)"));
+        }
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The first place `needle` appears as a whole name in `text` (line 1, column 1 if nowhere).
+fn locate_in_text(text: &str, needle: &str) -> (Span, usize) {
+    for (index, line) in text.lines().enumerate() {
+        if let Some(byte) = find_name(line, needle) {
+            let col = line[..byte].chars().count() + 1;
+            return (
+                Span::new(to_u32(index + 1), to_u32(col)),
+                needle.chars().count(),
+            );
+        }
+    }
+    (Span::new(1, 1), 1)
 }
 
 fn walk(ck: &mut Checker, scope: &mut Scope, step: usize, place: &str, node: &Node) {

@@ -14,6 +14,7 @@ fn opts(catalog: &JobTypeCatalog) -> LoadOptions<'_> {
         catalog,
         target_kind: None,
         pools: None,
+        project_dir: None,
     }
 }
 
@@ -109,7 +110,9 @@ fn builds_the_typed_dag_with_defaults_applied() {
     assert_eq!(silver.depends_on, ["bronze"], "a single string is accepted");
     assert_eq!(silver.retries, 0, "the step's own setting wins");
     assert_eq!(silver.max_retry_delay, Some(Duration::from_secs(600)));
-    let job = silver.job_for("aws").expect("type: runs everywhere");
+    let job = silver
+        .job_for(crate::dag::TargetKind::Aws)
+        .expect("type: runs everywhere");
     assert_eq!(job.job_type, "shell");
     assert_eq!(
         job.config.keys().collect::<Vec<_>>(),
@@ -158,7 +161,7 @@ fn a_target_kind_requires_its_variant_and_checks_only_it() {
     let catalog = testing::catalog();
     let text = "dag: d\nsteps:\n  a:\n    local: {type: glue_job}\n  b:\n    aws: {type: noop}\n  c: {type: noop}\n";
     let aws = LoadOptions {
-        target_kind: Some("aws"),
+        target_kind: Some(crate::dag::TargetKind::Aws),
         ..opts(&catalog)
     };
     assert_eq!(
@@ -168,7 +171,7 @@ fn a_target_kind_requires_its_variant_and_checks_only_it() {
         ]
     );
     let local = LoadOptions {
-        target_kind: Some("local"),
+        target_kind: Some(crate::dag::TargetKind::Local),
         ..opts(&catalog)
     };
     let errors = messages(parse_dag("d.yaml", text, &local));

@@ -36,25 +36,26 @@ steps:
   third: { depends_on: [second], type: probe }
 "#;
 
-/// A CDC DAG whose probe steps stand for bronze, silver and quality steps and write the
-/// outputs the real jobs write.
+/// A CDC DAG whose probe steps stand for bronze, silver and quality steps: they declare the
+/// telemetry the real job types declare, under other names (the server must go by the
+/// declarations, never by type names), and write the outputs the real jobs write.
 pub fn cdc(max_event_ts_ms: i64) -> String {
     format!(
         r#"
 dag: cdc
 steps:
   bronze:
-    type: kafka_to_iceberg
+    type: ingest_probe
     table: bronze.orders_raw
     outputs: {{ events: "6", events_c: "3", events_u: "2", events_d: "1", events_r: "0", events_t: "0", dlq: "2", max_event_ts_ms: "{max_event_ts_ms}" }}
   silver:
     depends_on: [bronze]
-    type: iceberg_merge
+    type: merge_probe
     target: silver.orders
     outputs: {{ inserted: "3", updated: "2", deleted: "1", rows: "2" }}
   checks:
     depends_on: [silver]
-    type: quality
+    type: checks_probe
     table: silver.orders
     system_log:
       - "2 checks on silver.orders: 1 passed, 0 failed, 1 warned"

@@ -243,7 +243,7 @@ async fn label_values_are_escaped() {
 dag: odd
 steps:
   bronze:
-    type: kafka_to_iceberg
+    type: ingest_probe
     table: 'bronze.a"b\c'
     outputs: { events_c: "4" }
 "#,

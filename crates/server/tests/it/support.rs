@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use flowctl_engine::job::{JobContext, JobError, JobOutput, JobPlugin, JobRegistry, LogStream};
+use flowctl_engine::job::telemetry::OutputCounter;
+use flowctl_engine::job::{
+    JobContext, JobError, JobOutput, JobPlugin, JobRegistry, LogStream, Telemetry,
+};
 use flowctl_engine::{Engine, EngineSettings, EventSink, TriggerRequest};
 use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
 use flowctl_model::load::{LoadOptions, parse_dag};
@@ -57,14 +60,100 @@ pub struct ProbeConfig {
     pub message: Option<String>,
 }
 
+impl flowctl_model::catalog::JobConfig for ProbeConfig {}
+
 struct Probe {
     name: &'static str,
+    telemetry: Telemetry,
+}
+
+const OPS: &[OutputCounter] = &[
+    event_counter("events_c", &[("op", "c")]),
+    event_counter("events_u", &[("op", "u")]),
+    event_counter("events_d", &[("op", "d")]),
+    event_counter("events_r", &[("op", "r")]),
+    event_counter("events_t", &[("op", "t")]),
+    OutputCounter {
+        metric: "flowctl_cdc_dlq_events",
+        help: "Malformed messages sent to the dead-letter table, by bronze table",
+        output: "dlq",
+        labels: &[],
+    },
+];
+
+const fn event_counter(
+    output: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+) -> OutputCounter {
+    OutputCounter {
+        metric: "flowctl_cdc_events",
+        help: "Change events ingested into bronze by DAG, step, table and Debezium op",
+        output,
+        labels,
+    }
+}
+
+const CHANGES: &[OutputCounter] = &[
+    change("inserted", &[("change", "insert")]),
+    change("updated", &[("change", "update")]),
+    change("deleted", &[("change", "delete")]),
+];
+
+const fn change(
+    output: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+) -> OutputCounter {
+    OutputCounter {
+        metric: "flowctl_cdc_merged_rows",
+        help: "Rows changed by silver merges",
+        output,
+        labels,
+    }
+}
+
+/// The probe job types: `probe` declares nothing; the others declare what bronze, merge and
+/// quality jobs declare.
+fn probes() -> Vec<Probe> {
+    vec![
+        Probe {
+            name: "probe",
+            telemetry: Telemetry::default(),
+        },
+        Probe {
+            name: "ingest_probe",
+            telemetry: Telemetry {
+                table_field: Some("table"),
+                counters: OPS,
+                event_time_output: Some("max_event_ts_ms"),
+                ..Telemetry::default()
+            },
+        },
+        Probe {
+            name: "merge_probe",
+            telemetry: Telemetry {
+                table_field: Some("target"),
+                counters: CHANGES,
+                ..Telemetry::default()
+            },
+        },
+        Probe {
+            name: "checks_probe",
+            telemetry: Telemetry {
+                reports_checks: true,
+                ..Telemetry::default()
+            },
+        },
+    ]
 }
 
 #[async_trait]
 impl JobPlugin for Probe {
     fn spec(&self) -> Arc<dyn JobTypeSpec> {
         Arc::new(TypedJobSpec::<ProbeConfig>::new(self.name))
+    }
+
+    fn telemetry(&self) -> Telemetry {
+        self.telemetry
     }
 
     async fn run(&self, config: Value, ctx: JobContext) -> Result<JobOutput, JobError> {
@@ -125,8 +214,8 @@ impl Harness {
 
     fn over(test_store: TestStore) -> Self {
         let mut registry = JobRegistry::new();
-        for name in ["probe", "kafka_to_iceberg", "iceberg_merge", "quality"] {
-            registry.register(Arc::new(Probe { name }));
+        for probe in probes() {
+            registry.register(Arc::new(probe));
         }
         let engine = Engine::new(
             test_store.store.clone(),
@@ -147,6 +236,7 @@ impl Harness {
             catalog: &catalog,
             target_kind: None,
             pools: None,
+            project_dir: None,
         };
         let dag = parse_dag("test.yaml", yaml, &options).unwrap_or_else(|diags| {
             panic!(
