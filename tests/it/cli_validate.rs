@@ -92,3 +92,53 @@ fn usage_errors_exit_two() {
     project.run(&["no-such-command"]).expect_code(2);
     project.run(&["run"]).expect_code(2);
 }
+
+#[test]
+fn a_typo_in_a_target_setting_stops_every_command_with_its_position() {
+    let project = TestProject::new();
+    project.dag("good", GOOD);
+    project.write(
+        "flowctl.yaml",
+        "targets:\n  local:\n    kind: local\n    kafka: { bootstrapp: \"broker:9092\" }\n  prod:\n    kind: aws\n    regoin: eu-west-1\n",
+    );
+    for args in [&["validate"][..], &["apply"], &["dags"]] {
+        let run = project.run(args);
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("flowctl.yaml:4:") && run.stderr.contains("bootstrapp"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("flowctl.yaml:7:5: unknown setting `regoin` in target `prod` (did you mean `region`?)"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        !project.path().join(".flowctl/state.db").exists(),
+        "nothing is written when the project file is refused"
+    );
+}
+
+#[test]
+fn a_file_sql_query_is_checked_like_an_inline_one() {
+    let project = TestProject::new();
+    project.write(
+        "jobs/sql/daily.sql",
+        "SELECT region, SUM(amount) AS revenue\nFROM silver.orders\nWHERE day = '{{ params.dya }}'\nGROUP BY region\n",
+    );
+    project.dag(
+        "gold",
+        "dag: gold\nparams: { day: x }\nsteps:\n  daily:\n    type: sql\n    file: jobs/sql/daily.sql\n    target: gold.daily\n",
+    );
+    let run = project.run(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "jobs/sql/daily.sql:3:17: unknown param `dya` in step `daily` (did you mean `day`?)"
+        ),
+        "{}",
+        run.stderr
+    );
+}

@@ -160,7 +160,7 @@ pub(crate) fn scd2(
     layout: &Layout,
 ) -> Result<Applied, MergeError> {
     let Some([from, to, current]) = layout.scd2 else {
-        return Err(MergeError::Config(
+        return Err(MergeError::Internal(
             "scd2 columns missing from silver".into(),
         ));
     };
@@ -244,7 +244,7 @@ impl ApplyStep<'_, '_> {
         });
         let (mut rows, mut tally) = a?;
         let (more, t) =
-            b.map_err(|_| MergeError::Config("a merge apply thread panicked".into()))??;
+            b.map_err(|_| MergeError::Internal("a merge apply thread panicked".into()))??;
         rows.extend(more);
         tally.inserted += t.inserted;
         tally.updated += t.updated;

@@ -217,8 +217,8 @@ impl Extracted {
     /// before them.
     pub fn append(&mut self, mut other: Extracted, batch_offset: usize) -> Result<(), MergeError> {
         if !other.unkeyed.is_empty() {
-            return Err(MergeError::Config(
-                "internal: deletes appended before they were keyed".into(),
+            return Err(MergeError::Internal(
+                "deletes appended before they were keyed".into(),
             ));
         }
         let offset = u32::try_from(batch_offset).map_err(|_| too_many())?;
@@ -396,7 +396,7 @@ fn delete_key(
 }
 
 fn too_many() -> MergeError {
-    MergeError::Config("over 4 billion bronze batches, or rows in one batch, in one merge".into())
+    MergeError::Internal("over 4 billion bronze batches, or rows in one batch, in one merge".into())
 }
 
 /// Reads the change events of the configured source table from bronze batches (their changes

@@ -60,7 +60,8 @@ fn to_batches(schema: &SchemaRef, rows: &[Row]) -> Result<Vec<RecordBatch>, Merg
         (convert(first), other.join())
     });
     let mut batches = mine?;
-    batches.extend(other.map_err(|_| MergeError::Config("a merge batch thread panicked".into()))??);
+    batches
+        .extend(other.map_err(|_| MergeError::Internal("a merge batch thread panicked".into()))??);
     Ok(batches)
 }
 

@@ -13,6 +13,10 @@ pub enum MergeError {
     /// [`crate::MergeConfig`]'s check). Retrying will not help.
     #[error("{0}")]
     Config(String),
+    /// A failure inside the merge itself (a worker thread that panicked, a limit of its data
+    /// structures): a flowctl bug or limit, not the step's configuration. Retrying will not help.
+    #[error("internal error in the merge (please report it): {0}")]
+    Internal(String),
     /// A bronze event that cannot be merged (no key, undecodable value): the data must be fixed
     /// or the step's declared `columns` changed; retrying will not help.
     #[error("bronze event {at}: {reason}")]
@@ -34,7 +38,7 @@ impl MergeError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Lakehouse(e) => e.is_retryable(),
-            Self::Config(_) | Self::Event { .. } => false,
+            Self::Config(_) | Self::Internal(_) | Self::Event { .. } => false,
         }
     }
 
@@ -72,9 +76,12 @@ mod tests {
 
     #[test]
     fn the_merge_s_own_errors_are_fatal_and_not_worded_as_a_step_config() {
-        let internal = MergeError::Config("a merge apply thread panicked".into());
+        let internal = MergeError::Internal("a merge apply thread panicked".into());
         assert!(!internal.is_retryable());
-        assert_eq!(internal.to_string(), "a merge apply thread panicked");
+        assert_eq!(
+            internal.to_string(),
+            "internal error in the merge (please report it): a merge apply thread panicked"
+        );
         let event = MergeError::Event {
             at: "t/0@1".into(),
             reason: "no key".into(),

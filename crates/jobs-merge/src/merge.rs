@@ -93,8 +93,8 @@ pub async fn merge(
             // Nothing was written: read again, keeping every change.
             Ok(Attempt::NeedsEveryChange) if keep == Keep::Latest => keep = Keep::Every,
             Ok(Attempt::NeedsEveryChange) => {
-                return Err(MergeError::Config(
-                    "internal: a merge keeping every change asked for them again".into(),
+                return Err(MergeError::Internal(
+                    "a merge keeping every change asked for them again".into(),
                 ));
             }
             Err(e) => return Err(e),
