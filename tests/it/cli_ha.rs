@@ -192,10 +192,11 @@ fn when_one_scheduler_is_killed_the_others_finish_its_runs() {
     }
     let counts = effects(&project);
     assert_eq!(counts.len(), 12 * 22, "every step of every run ran");
-    // SIGKILL leaves the killed scheduler's step processes running: they finish and write
-    // their side effect, and the other schedulers run those steps again once its lease has
-    // expired. So each step it had in flight runs twice — at most `max_active_runs` (4) runs
-    // × 20 parallel steps — and every other step exactly once.
+    // The killed scheduler's step processes die with it (their lifeline: see
+    // `crates/jobs/src/shell/lifeline.rs`), and the other schedulers run those steps again
+    // once its lease has expired. A step can only run twice when it wrote its side effect in
+    // the instant before the kill, before its success was recorded: bounded by what was in
+    // flight — `max_active_runs` (4) runs × 20 parallel steps — and every other step ran once.
     let twice = counts.values().filter(|n| **n > 1).count();
     assert!(twice <= 4 * 20, "{twice} steps ran more than once");
     assert!(

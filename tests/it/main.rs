@@ -7,6 +7,7 @@ mod support;
 mod plugins;
 
 mod cli_apply;
+mod cli_crash;
 mod cli_aws;
 mod cli_demo;
 mod cli_drift;

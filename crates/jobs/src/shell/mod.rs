@@ -7,6 +7,7 @@
 //! working directory, a program that is not there) fails it before the command starts.
 
 mod config;
+mod lifeline;
 mod log_pump;
 mod outputs;
 mod process;
@@ -28,6 +29,7 @@ use tokio::time::{Duration, Instant, timeout_at};
 pub use config::{EnvName, ShellCommand, ShellConfig};
 pub use process::TERMINATE_GRACE;
 
+use lifeline::Lifeline;
 use outputs::{MAX_OUTPUT_FILE_BYTES, parse_outputs};
 use process::{ProcessGroup, describe_status};
 
@@ -112,6 +114,16 @@ async fn run_command(
     // From here on, dropping `group` (an early return, or the engine dropping this future)
     // kills every process the command started.
     let mut group = ProcessGroup::of(&child);
+    // And if flowctl itself dies (kill -9), the watcher stops the group.
+    let _lifeline = match group.pgid().map(Lifeline::watch) {
+        Some(Ok(lifeline)) => Some(lifeline),
+        Some(Err(err)) => {
+            return Err(JobError::failed(format!(
+                "cannot start the command's lifeline (`/bin/sh`): {err}"
+            )));
+        }
+        None => None,
+    };
     tracing::debug!(task = %ctx.task_id, pid = ?child.id(), program, "shell command started");
 
     let readers = LogReaders::start(&mut child, ctx);

@@ -47,6 +47,11 @@ impl ProcessGroup {
         Self { pgid }
     }
 
+    /// The group's id, while this guard is in charge of it.
+    pub fn pgid(&self) -> Option<Pid> {
+        self.pgid
+    }
+
     /// Sends `signal` to every process of the group; `false` when the group is gone.
     pub fn signal(&self, signal: Signal) -> bool {
         self.pgid.is_some_and(|pgid| killpg(pgid, signal).is_ok())
