@@ -10,6 +10,7 @@ use crate::changes::{Action, Change, Events};
 use crate::decode::Decoders;
 use crate::error::MergeError;
 use crate::group::Groups;
+use crate::order::{is_newer, supersedes};
 
 /// Below this many keys (or rows), one thread costs less than starting another.
 pub(crate) const PARALLEL_APPLY_KEYS: usize = 4096;
@@ -45,14 +46,28 @@ impl Layout {
     }
 }
 
-/// Where the changes newer than the stored row's start: an older one is a re-delivery
-/// (Debezium is at-least-once) and must not revert the row. `changes` are in merge order, so
-/// the newer ones are a suffix.
+/// Where the changes newer than the stored row's start: an older one, or the same source change
+/// delivered again (Debezium is at-least-once), must not revert or repeat the row. `changes` are
+/// in merge order, so the newer ones are a suffix.
 fn first_newer(changes: &[&Change], stored: Option<OrderingKey>) -> usize {
     match stored {
         None => 0,
-        Some(s) => changes.partition_point(|c| c.order <= s),
+        Some(s) => changes.partition_point(|c| !is_newer(c.order, s)),
     }
+}
+
+/// The change (its index) that decides how a key ends: the first delivery of its latest source
+/// change, as [`crate::winners::Winners`] picks it (see [`supersedes`]). `changes` are in merge
+/// order, so the deliveries of the latest source change are the last ones, usually only one.
+fn decisive(changes: &[&Change]) -> Option<usize> {
+    let latest = changes.last()?.order;
+    let mut best = changes.partition_point(|c| is_newer(latest, c.order));
+    for i in best + 1..changes.len() {
+        if supersedes(changes[i].order, changes[best].order) {
+            best = i;
+        }
+    }
+    Some(best)
 }
 
 /// Decodes a change's row into a silver row (data columns filled, TOAST as `Unavailable`).
@@ -106,6 +121,9 @@ pub(crate) fn current(
     let first = first_newer(changes, stored.as_ref().and_then(|r| layout.order_of(r)));
     let (changes, deletes) = (&changes[first..], &deletes[first..]);
     let changed = !changes.is_empty();
+    // Later deliveries of the change that decides the key repeat it (with other offsets).
+    let end = decisive(changes).map_or(0, |i| i + 1);
+    let (changes, deletes) = (&changes[..end], &deletes[..end]);
     let last_delete = deletes.iter().rposition(|&d| d);
     let (start, base) = match last_delete {
         Some(i) => (i + 1, None),
@@ -153,6 +171,17 @@ pub(crate) fn current(
 
 /// `scd2` mode: every upsert closes the current version (if any) at the change's time and
 /// opens a new one; a delete closes the current version.
+///
+/// Idempotent: a change that is not a later source change than the last one applied to the key
+/// (a re-delivery, or an older change sent again) changes nothing. The last one applied is the
+/// greatest merge order among the key's versions: each keeps the order of the change that opened
+/// it. A delete that closed a version left no order of its own, and needs none: a delete sent
+/// again finds no current version to close, and the changes before it are not newer than the
+/// versions they opened.
+///
+/// No version lasts no time: a change at (or, with a source clock going back, before) the time
+/// the current version began replaces it (an upsert: the version takes the new row and keeps
+/// its start) or removes it (a delete: the version never was visible).
 pub(crate) fn scd2(
     mut versions: Vec<Row>,
     changes: &[&Change],
@@ -165,28 +194,55 @@ pub(crate) fn scd2(
         ));
     };
     let is_current = |r: &Row| matches!(r.get(current), Some(TypedValue::Boolean(true)));
+    let began = |r: &Row| match r.get(from) {
+        Some(TypedValue::TimestampTz(t) | TypedValue::Timestamp(t)) => Some(*t),
+        _ => None,
+    };
     let mut open = versions.iter().position(is_current);
     let was_live = open.is_some();
-    let changes =
-        &changes[first_newer(changes, open.and_then(|i| layout.order_of(&versions[i])))..];
-    let changed = !changes.is_empty();
+    let mut last = versions.iter().filter_map(|r| layout.order_of(r)).max();
+    let mut changed = false;
     for change in changes {
-        let ts = TypedValue::TimestampTz(change.ts_micros);
-        let previous = open.inspect(|&i| {
-            let row = &mut versions[i];
-            row[to] = ts.clone();
-            row[current] = TypedValue::Boolean(false);
-        });
-        open = None;
-        if change.action == Action::Upsert {
-            let mut row = decode(change)?;
-            row.resize(layout.width, TypedValue::Null);
-            fill_unavailable(&mut row, previous.map(|i| &versions[i]));
-            row[from] = ts;
-            row[to] = TypedValue::Null;
-            row[current] = TypedValue::Boolean(true);
-            versions.push(row);
-            open = Some(versions.len() - 1);
+        if last.is_some_and(|l| !is_newer(change.order, l)) {
+            continue;
+        }
+        last = Some(change.order);
+        let upsert = change.action == Action::Upsert;
+        let Some(i) = open else {
+            // A delete of a key without a current version changes nothing.
+            if upsert {
+                let row = decode(change)?;
+                versions.push(opened(row, None, change.ts_micros, layout));
+                open = Some(versions.len() - 1);
+                changed = true;
+            }
+            continue;
+        };
+        changed = true;
+        let start = began(&versions[i]);
+        match start.filter(|&start| change.ts_micros <= start) {
+            // The current version would last no time: the change takes its place.
+            Some(start) if upsert => {
+                let row = decode(change)?;
+                versions[i] = opened(row, Some(&versions[i]), start, layout);
+            }
+            Some(_) => {
+                versions.swap_remove(i);
+                open = None;
+            }
+            None => {
+                let ts = TypedValue::TimestampTz(change.ts_micros);
+                let row = &mut versions[i];
+                row[to] = ts;
+                row[current] = TypedValue::Boolean(false);
+                open = None;
+                if upsert {
+                    let row = decode(change)?;
+                    let version = opened(row, Some(&versions[i]), change.ts_micros, layout);
+                    versions.push(version);
+                    open = Some(versions.len() - 1);
+                }
+            }
         }
     }
     Ok(Applied {
@@ -196,6 +252,19 @@ pub(crate) fn scd2(
         changed,
         incomplete: false,
     })
+}
+
+/// A change's row as the key's current version from `ts` (µs), its TOAST placeholders filled
+/// from the `previous` version.
+fn opened(mut row: Row, previous: Option<&Row>, ts: i64, layout: &Layout) -> Row {
+    row.resize(layout.width, TypedValue::Null);
+    fill_unavailable(&mut row, previous);
+    if let Some([from, to, current]) = layout.scd2 {
+        row[from] = TypedValue::TimestampTz(ts);
+        row[to] = TypedValue::Null;
+        row[current] = TypedValue::Boolean(true);
+    }
+    row
 }
 
 /// How many keys a merge inserted, updated and deleted.

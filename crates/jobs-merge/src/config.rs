@@ -24,8 +24,9 @@ pub enum MergeMode {
     /// One row per live key: the latest change wins, deletes remove the row.
     #[default]
     Current,
-    /// Slowly changing dimension type 2: every change opens a version (`effective_from`,
-    /// `effective_to`, `is_current`); updates and deletes close the current one.
+    /// Slowly changing dimension type 2: every new source change opens a version
+    /// (`effective_from`, `effective_to`, `is_current`); updates and deletes close the current
+    /// one. A change delivered again (the same LSN) changes nothing.
     Scd2,
 }
 

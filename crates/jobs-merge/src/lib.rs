@@ -10,6 +10,10 @@
 //! * Ordered: per key, changes apply in [`flowctl_cdc::OrderingKey`] order (LSN, source time,
 //!   Kafka offset); deletes take their key from `before` or the Kafka key; the TOAST
 //!   placeholder keeps the stored value.
+//! * Idempotent: a change that is not a later source change (LSN, then source time) than what
+//!   the key already has, such as an event Debezium (at-least-once) delivered again with a new
+//!   Kafka offset, changes nothing in either mode; an SCD2 version never starts and ends at the
+//!   same time.
 //! * Copy-on-write: only the data files holding touched keys are rewritten, in one `overwrite`
 //!   commit; a commit conflict reloads and redoes the merge.
 //!
@@ -33,6 +37,7 @@ mod group;
 mod json_scan;
 mod keys;
 mod merge;
+mod order;
 mod plan;
 mod plugin;
 mod prune;

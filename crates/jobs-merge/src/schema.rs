@@ -25,8 +25,10 @@ pub const EFFECTIVE_TO: &str = "effective_to";
 /// SCD2 column: whether the version is the key's current one.
 pub const IS_CURRENT: &str = "is_current";
 /// Silver columns holding the merge order of the change each row comes from (`source.lsn`,
-/// `source.ts_ms`, Kafka offset, Kafka partition): a change that is not newer than the stored
-/// one (a re-delivered event in a later bronze batch) is ignored instead of reverting the row.
+/// `source.ts_ms`, Kafka offset, Kafka partition): a change that is not a later source change
+/// than the stored ones (an older event, or the same one re-delivered in a later bronze batch
+/// with a new offset: see `crate::order`) is ignored instead of reverting or repeating the row,
+/// in both modes.
 pub const ORDER_COLUMNS: [&str; 4] = [
     "_cdc_lsn",
     "_cdc_source_ts_ms",

@@ -9,10 +9,13 @@
 
 use crate::changes::Change;
 use crate::keys::{KeyIndex, PREFETCH_DISTANCE};
+use crate::order::supersedes;
 #[cfg(test)]
 use crate::values::Key;
 
-/// The latest change (in merge order; on a tie, the later in bronze order) of each key.
+/// The latest change of each key: its latest source change, as first delivered (see
+/// [`supersedes`]: a re-delivery of a change does not replace it; of changes in the same merge
+/// order, the later in bronze order).
 #[derive(Default)]
 pub(crate) struct Winners {
     keys: KeyIndex,
@@ -46,9 +49,10 @@ impl Winners {
                 self.superseded.push(false);
             } else {
                 self.superseded[slot] = true;
-                // `>=`: of changes in the same merge order, the later one in bronze wins (as a
-                // stable sort of every change would have it).
-                if change.order >= self.latest[slot].order {
+                // Of changes in the same merge order, the later one in bronze wins (as a stable
+                // sort of every change would have it); a re-delivery (same source position, a
+                // later offset) does not replace the change it repeats.
+                if supersedes(change.order, self.latest[slot].order) {
                     self.latest[slot] = change;
                 }
             }
@@ -114,5 +118,23 @@ mod tests {
             Action::Delete,
         )]);
         assert_eq!(tie.into_parts().1[0].action, Action::Delete);
+    }
+
+    #[test]
+    fn a_redelivery_does_not_replace_the_change_it_repeats() {
+        let mut winners = Winners::default();
+        winners.add(&mut vec![
+            change(1, 10, Some(100), Action::Upsert),
+            change(1, 11, Some(200), Action::Upsert),
+            // The same source change (LSN 200) again, at later offsets: the first delivery stays.
+            change(1, 40, Some(200), Action::Upsert),
+        ]);
+        winners.add(&mut vec![
+            change(1, 41, Some(200), Action::Upsert),
+            // An older change again does not win either.
+            change(1, 42, Some(100), Action::Upsert),
+        ]);
+        let (_, latest, superseded) = winners.into_parts();
+        assert_eq!((latest[0].order.offset, superseded[0]), (11, true));
     }
 }

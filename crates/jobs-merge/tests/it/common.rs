@@ -122,6 +122,15 @@ impl Lake {
     }
 }
 
+/// A checksum of a table's content: its rows (as [`Lake::rows`] reads them: sorted, every column)
+/// hashed with FNV-1a, so that two tables with the same rows have the same checksum.
+pub fn checksum(rows: &[IndexMap<String, Value>]) -> u64 {
+    let text = serde_json::to_string(rows).unwrap();
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 pub fn config(target: &str, table: &str, key: &[&str], mode: MergeMode) -> MergeConfig {
     MergeConfig {
         source: BRONZE.into(),

@@ -5,4 +5,5 @@ mod current;
 mod faults;
 mod plugin;
 mod pyiceberg;
+mod redelivery;
 mod scd2;
