@@ -8,7 +8,9 @@
 //! Limits worth knowing (measured, see DESIGN §6): it keeps at most ~5 MiB or 100,000 message
 //! sets per partition and silently drops older data; it forgets everything when the process
 //! ends, so the next process's broker is a new cluster (bronze handles that, see
-//! `bronze::plan`).
+//! `bronze::plan`). Because its topics are created empty by the process that uses them, bronze
+//! expects a partition it never read on this broker to start at offset 0: events the size
+//! limit dropped before the first read are a gap, not a fresh start.
 
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
@@ -22,12 +24,19 @@ use crate::error::KafkaJobError;
 /// Default partition count of topics created in the embedded broker.
 pub const DEFAULT_PARTITIONS: i32 = 3;
 
+/// Work for the cluster's own thread (tests: inject faults).
+#[cfg(test)]
+pub(crate) type ClusterTask =
+    Box<dyn FnOnce(&MockCluster<'static, rdkafka::producer::DefaultProducerContext>) + Send>;
+
 enum Command {
     CreateTopic {
         name: String,
         partitions: i32,
         reply: mpsc::Sender<Result<bool, String>>,
     },
+    #[cfg(test)]
+    Run(ClusterTask, mpsc::Sender<()>),
 }
 
 /// An in-process Kafka broker (a librdkafka mock cluster with one broker).
@@ -76,6 +85,11 @@ impl EmbeddedBroker {
                             };
                             let _ = reply.send(result);
                         }
+                        #[cfg(test)]
+                        Command::Run(task, done) => {
+                            task(&cluster);
+                            let _ = done.send(());
+                        }
                     }
                 }
             })
@@ -121,6 +135,18 @@ impl EmbeddedBroker {
     /// together with the cluster id, so a fresh broker is never mistaken for the old one).
     pub fn instance_id(&self) -> &str {
         &self.instance
+    }
+
+    /// Runs `task` with the mock cluster on its thread (tests: inject request errors).
+    #[cfg(test)]
+    pub(crate) fn with_cluster(&self, task: ClusterTask) {
+        let (done, wait) = mpsc::channel();
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(Command::Run(task, done))
+            .expect("the embedded broker runs");
+        wait.recv().expect("the embedded broker ran the task");
     }
 
     /// Creates `topic` with `partitions` partitions; `Ok(false)` if it already existed.

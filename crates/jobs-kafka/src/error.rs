@@ -15,6 +15,15 @@ pub enum KafkaJobError {
     /// The broker or client failed (retryable).
     #[error("kafka: {0}")]
     Kafka(String),
+    /// No broker could be reached within the request timeout (retryable): one line naming the
+    /// bootstrap list and what librdkafka said.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The broker no longer has offsets the bronze table has not read (retention, the embedded
+    /// broker's size limit), or a stored offset is beyond a partition's end, and the step does
+    /// not skip gaps: nothing was committed. Not retryable: the data does not come back.
+    #[error("{0}")]
+    DataLoss(String),
     /// The lakehouse failed: retryable exactly when [`LakehouseError::is_retryable`] says so.
     #[error("{0}")]
     Lakehouse(#[from] LakehouseError),
@@ -48,14 +57,14 @@ impl From<rdkafka::error::KafkaError> for KafkaJobError {
 }
 
 impl KafkaJobError {
-    /// Whether running the step again may succeed: broker, client and local I/O failures and
-    /// cancellations may pass; a lakehouse or catalog error is as
+    /// Whether running the step again may succeed: broker, client and local I/O failures,
+    /// unreachable brokers and cancellations may pass (lost offsets never do); a lakehouse or catalog error is as
     /// [`LakehouseError::is_retryable`] decides (this crate adds no rules of its own).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Config(_) => false,
+            Self::Config(_) | Self::DataLoss(_) => false,
             Self::Lakehouse(e) => e.is_retryable(),
-            Self::Kafka(_) | Self::Io(_) | Self::Cancelled => true,
+            Self::Kafka(_) | Self::Unreachable(_) | Self::Io(_) | Self::Cancelled => true,
         }
     }
 }
@@ -92,6 +101,8 @@ mod tests {
             assert_eq!(job.message, make().to_string());
         }
         assert!(JobError::from(KafkaJobError::Kafka("broker down".into())).retryable);
+        assert!(JobError::from(KafkaJobError::Unreachable("no broker".into())).retryable);
+        assert!(!JobError::from(KafkaJobError::DataLoss("offsets 0–9 are gone".into())).retryable);
         assert!(!JobError::from(KafkaJobError::Config("m.jsonl:2: oops".into())).retryable);
     }
 

@@ -6,7 +6,10 @@
 //! The step's fields are checked offline ([`ProduceConfig`]'s check: a topic name Kafka
 //! accepts, a file, a partition count of at least 1). An attempt reads and parses the whole
 //! file, and checks the explicit partitions against the topic, before it publishes anything:
-//! a bad file publishes nothing.
+//! a bad file publishes nothing. It asks the broker for the topic's metadata first, so
+//! brokers that cannot be reached fail the attempt within the request timeout with one line
+//! (not after the message timeout), and librdkafka's own log lines go to the attempt's log,
+//! each distinct message once ([`crate::client`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,12 +21,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::client::{ClientLog, request_failed};
 use crate::embedded::DEFAULT_PARTITIONS;
 use crate::error::KafkaJobError;
 use crate::settings::{Connection, KafkaSettings};
@@ -38,7 +44,8 @@ const OUTPUTS: &[OutputDoc] = &[OutputDoc {
     description: "Messages published and acknowledged by the broker.",
 }];
 
-/// How long to wait for the topic's metadata when messages name their partition.
+/// How long to wait for the topic's metadata (asked before anything is sent): brokers that do
+/// not answer within it fail the attempt.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Fields of a `kafka_produce` step.
@@ -138,14 +145,32 @@ pub fn parse_jsonl(text: &str, origin: &Path) -> Result<Vec<Record>, KafkaJobErr
 }
 
 /// Counts failed deliveries (the default context drops them silently, and `flush` succeeds
-/// even when messages expired).
-#[derive(Default)]
+/// even when messages expired); librdkafka's log lines go to a [`ClientLog`].
 struct Deliveries {
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
+    log: ClientLog,
 }
 
-impl ClientContext for Deliveries {}
+impl Deliveries {
+    fn new(log: ClientLog) -> Self {
+        Self {
+            failed: AtomicU64::new(0),
+            first_error: Mutex::new(None),
+            log,
+        }
+    }
+}
+
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.log.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason);
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
@@ -162,12 +187,24 @@ impl ProducerContext for Deliveries {
 /// Publishes `records` to `topic` and waits until every one is acknowledged. Creates the topic
 /// with `partitions` partitions first when the connection is the embedded broker (after the
 /// producer, so client properties librdkafka refuses create nothing). When messages name their
-/// partition, the topic must have it: otherwise nothing is published.
+/// partition, the topic must have it: otherwise nothing is published. librdkafka's log lines
+/// go to `tracing` (see [`produce_logged`]).
 pub fn produce(
     connection: &Connection,
     topic: &str,
     partitions: i32,
     records: &[Record],
+) -> Result<u64, KafkaJobError> {
+    produce_logged(connection, topic, partitions, records, ClientLog::tracing())
+}
+
+/// [`produce`], with librdkafka's log lines going to `log` (an attempt's).
+pub fn produce_logged(
+    connection: &Connection,
+    topic: &str,
+    partitions: i32,
+    records: &[Record],
+    log: ClientLog,
 ) -> Result<u64, KafkaJobError> {
     let producer: ThreadedProducer<Deliveries> = connection
         .client_config(&[
@@ -176,11 +213,11 @@ pub fn produce(
             ("queue.buffering.max.messages", "1000000"),
             ("message.timeout.ms", "60000"),
         ])
-        .create_with_context(Deliveries::default())?;
+        .create_with_context(Deliveries::new(log))?;
     if let Some(broker) = connection.embedded {
         broker.create_topic(topic, partitions)?;
     }
-    check_partitions(&producer, topic, records)?;
+    check_partitions(&producer, connection, topic, records)?;
     let mut sent = 0u64;
     for record in records {
         let mut message = BaseRecord::<[u8], [u8]>::to(topic);
@@ -229,19 +266,31 @@ pub fn produce(
     Ok(sent)
 }
 
-/// Refuses messages naming a partition the topic does not have, before any is sent (a topic
-/// the broker does not report yet is left to the broker).
+/// Asks for the topic's metadata before anything is sent (brokers that cannot be reached fail
+/// here, in one line), and refuses messages naming a partition the topic does not have (a
+/// topic the broker does not report yet is left to the broker).
 fn check_partitions(
     producer: &ThreadedProducer<Deliveries>,
+    connection: &Connection,
     topic: &str,
     records: &[Record],
 ) -> Result<(), KafkaJobError> {
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .map_err(|e| {
+            // The producer's own thread serves librdkafka's events: the reasons are in.
+            request_failed(
+                &producer.context().log,
+                &connection.bootstrap_servers,
+                METADATA_TIMEOUT,
+                &format!("fetching the metadata of topic {topic}"),
+                e,
+            )
+        })?;
     let Some(highest) = records.iter().filter_map(|r| r.partition).max() else {
         return Ok(());
     };
-    let metadata = producer
-        .client()
-        .fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
     let Some(found) = metadata
         .topics()
         .iter()
@@ -301,7 +350,13 @@ impl Job for ProduceJob {
                 records.len(),
                 connection.bootstrap_servers
             ));
-            produce(&connection, &topic, partitions, &records)
+            produce_logged(
+                &connection,
+                &topic,
+                partitions,
+                &records,
+                ClientLog::attempt(log),
+            )
         })
         .await
         .map_err(|e| JobError::failed(format!("producer task failed: {e}")))??;

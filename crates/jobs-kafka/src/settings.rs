@@ -18,6 +18,11 @@
 //! librdkafka does not know or a value it refuses is an error at its line, with secret values
 //! never shown), and a job reads it with `ctx.target.section::<KafkaSettings>()?`.
 //!
+//! One property is not the target's to choose: `kafka_to_iceberg` always reads with
+//! `auto.offset.reset=error` (an offset the broker no longer has is a gap it reports, see
+//! `on_gap`, never a silent jump), and says so in the attempt's log when the block sets
+//! another value.
+//!
 //! Properties are checked by the linked librdkafka itself: one it was built without (the
 //! workspace builds rdkafka without its `ssl` feature, so `SSL`, `SASL_SSL` and the `ssl.*`
 //! settings) is refused when the project file is read, as creating a client would refuse it

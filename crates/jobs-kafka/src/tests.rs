@@ -6,4 +6,5 @@ mod support;
 
 mod bronze_e2e;
 mod faults;
+mod gaps;
 mod pyiceberg;

@@ -19,14 +19,29 @@
 //!   offsets only.
 //! - A commit conflict (another writer committed to bronze meanwhile) reloads the table and
 //!   reads again from its stored offsets, a bounded number of times.
+//! - **Bronze never advances past an offset it did not write.** When the broker no longer has
+//!   offsets the table has not read (retention deleted them; the embedded broker keeps only
+//!   ~5 MiB per partition), or a stored offset is beyond a partition's end (a recreated
+//!   topic), that is a gap (`offsets.rs` explains how gaps are told apart from transaction
+//!   markers and compaction, and where a partition never read starts: its low watermark, or
+//!   offset 0 on the embedded broker). With `on_gap: fail` (the default) the step fails,
+//!   naming topic, partition and the missing offsets, and commits nothing; with `on_gap:
+//!   skip` each gap becomes a row of `<table>_dlq` (no key or value, the reason naming the
+//!   range) and counts in the `gaps` output, and reading continues at the broker's earliest
+//!   offset. The consumer runs with `auto.offset.reset=error` (whatever the target's
+//!   properties say), so an offset that disappears while it reads is reported, never silently
+//!   replaced by the earliest or latest one.
+//! - librdkafka's own log lines go to the attempt's log, each distinct message once; a broker
+//!   that cannot be reached within the request timeout fails the attempt with one line naming
+//!   the bootstrap list and what failed ([`crate::client`]).
 //!
 //! The step's fields are [`BronzeConfig`], whose pure check (`topics` xor `topic_pattern`,
 //! topic names, the pattern's regex, the table names, `max_events`, `max_duration`,
-//! `batch_size`, `group_id`) runs at `flowctl validate` and again before every attempt. An
-//! attempt reads the target's `kafka:` and `iceberg:` blocks and creates its Kafka client
-//! before it creates any table, so a client property librdkafka refuses creates nothing. A
-//! lakehouse or catalog error is retryable exactly when
-//! [`flowctl_lakehouse::LakehouseError::is_retryable`] says so.
+//! `batch_size`, `group_id`, `on_gap`) runs at `flowctl validate` and again before every
+//! attempt. An attempt reads the target's `kafka:` and `iceberg:` blocks and creates its Kafka
+//! client before it creates any table, so a client property librdkafka refuses creates
+//! nothing. A lakehouse or catalog error is retryable exactly when
+//! [`flowctl_lakehouse::LakehouseError::is_retryable`] says so; lost offsets never are.
 
 mod offsets;
 mod read;
@@ -47,19 +62,22 @@ use flowctl_lakehouse::{
 use flowctl_model::catalog::{JobConfig, Problems};
 use flowctl_model::duration::parse_duration;
 use flowctl_model::template::is_templated;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use offsets::{
-    Offsets, PartitionPlan, Plan, StoredState, Watermarks, decode as decode_offsets,
-    encode as encode_offsets, plan,
+    Gap, Offsets, OnGap, Origin, PartitionPlan, Plan, StoredState, Watermarks,
+    decode as decode_offsets, encode as encode_offsets, plan,
 };
-pub use read::{Counts, Limits, Selection};
+#[cfg(test)]
+pub(crate) use read::read_plan;
+pub use read::{BronzeConsumer, Counts, Limits, Request, Selection};
 pub use rows::{BronzeRows, DeadLetter};
 
+use crate::client::ClientLog;
 use crate::error::KafkaJobError;
 use crate::settings::{Connection, KafkaSettings};
 use crate::topic::check_topic_name;
@@ -110,6 +128,13 @@ const OUTPUTS: &[OutputDoc] = &[
     OutputDoc {
         name: "dlq",
         description: "Malformed messages written to the dead-letter table `<table>_dlq`.",
+    },
+    OutputDoc {
+        name: "gaps",
+        description: "Offsets skipped because the broker no longer had them (`on_gap: skip`; \
+                      each gap is also a row of `<table>_dlq` naming the range); 0 when none \
+                      was missing. A partition read again because its stored offset was beyond \
+                      its end adds a row but no count (what it lost is unknown).",
     },
     OutputDoc {
         name: "offsets",
@@ -197,6 +222,15 @@ pub struct BronzeConfig {
     /// table's own offsets decide where a run starts). Default `flowctl.<dag>.<task>`.
     #[serde(default)]
     pub group_id: Option<String>,
+    /// What to do when the broker no longer has offsets this table has not read (retention
+    /// deleted them; the embedded broker keeps ~5 MiB per partition), or a stored offset is
+    /// beyond a partition's end (a recreated topic): `fail` (the default) fails the step before
+    /// anything is committed, naming topic, partition and the missing offsets; `skip` records
+    /// each gap as a row of `<table>_dlq` and in the `gaps` output, and continues from the
+    /// broker's earliest offset. Offsets taken by transaction markers or removed by compaction
+    /// are not gaps.
+    #[serde(default)]
+    pub on_gap: Option<String>,
 }
 
 /// The regex a `topic_pattern` stands for: the whole topic name must match. The pattern must
@@ -274,6 +308,9 @@ impl JobConfig for BronzeConfig {
         if self.batch_size == Some(0) {
             problems.field("batch_size", "must be at least 1");
         }
+        if let Some(on_gap) = &self.on_gap {
+            problems.check_value(&["on_gap"], on_gap, OnGap::parse);
+        }
         if let Some(group) = &self.group_id {
             problems.check_value(&["group_id"], group, |group| {
                 if group.trim().is_empty() {
@@ -297,6 +334,7 @@ struct Ingest {
     max_duration: Option<Duration>,
     batch_size: usize,
     group_id: String,
+    on_gap: OnGap,
 }
 
 impl Ingest {
@@ -321,6 +359,13 @@ impl Ingest {
             .map(max_duration)
             .transpose()
             .map_err(|e| unchecked("max_duration", e))?;
+        let on_gap = config
+            .on_gap
+            .as_deref()
+            .map(OnGap::parse)
+            .transpose()
+            .map_err(|e| unchecked("on_gap", e))?
+            .unwrap_or_default();
         Ok(Self {
             selection,
             table,
@@ -331,6 +376,7 @@ impl Ingest {
             group_id: config
                 .group_id
                 .unwrap_or_else(|| format!("flowctl.{}.{}", ctx.dag_id, ctx.task_id)),
+            on_gap,
         })
     }
 }
@@ -375,6 +421,8 @@ impl Job for BronzeJob {
 struct Done {
     counts: Counts,
     next: Offsets,
+    /// Offsets skipped as gone from the broker (`on_gap: skip`).
+    gaps: u64,
     committed: bool,
 }
 
@@ -386,12 +434,37 @@ async fn run(
 ) -> Result<JobOutput, KafkaJobError> {
     // The client first: a property librdkafka refuses must not leave tables behind.
     let group_id = job.group_id.clone();
+    let log = ctx.log.clone();
     let (connection, consumer) = blocking(move || {
         let connection = settings.connect()?;
-        let consumer = consumer(&connection, &group_id)?;
+        let consumer = consumer(&connection, &group_id, log)?;
         Ok((connection, consumer))
     })
     .await?;
+    if let Some(reset) = connection.properties.get(AUTO_OFFSET_RESET)
+        && reset != "error"
+    {
+        ctx.log.system(format!(
+            "the target's Kafka property {AUTO_OFFSET_RESET}={reset} is not used by \
+             {TYPE_NAME}: it reads from the offsets stored in its table, and an offset the \
+             broker no longer has is a gap (see `on_gap`), never a silent jump"
+        ));
+    }
+    let consumer = Arc::new(consumer);
+    let result = run_with(&job, ctx, iceberg, &connection, &consumer).await;
+    // Closing a consumer serves its queue until librdkafka lets go (a while when the brokers
+    // are unreachable): not on an async thread.
+    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+    result
+}
+
+async fn run_with(
+    job: &Ingest,
+    ctx: &JobContext,
+    iceberg: IcebergSettings,
+    connection: &Connection,
+    consumer: &Arc<BronzeConsumer>,
+) -> Result<JobOutput, KafkaJobError> {
     let lake = iceberg.open().await?;
     lake.create_table_if_missing(&job.table, &TableSchema::Columns(bronze_columns()))
         .await?;
@@ -411,19 +484,18 @@ async fn run(
         },
         job.table
     ));
-    let consumer = Arc::new(consumer);
-    let done = ingest(&job, ctx, &lake, &connection, &consumer).await?;
+    let done = ingest(job, ctx, &lake, connection, consumer).await?;
 
     #[cfg(test)]
     crate::fault::fail_at(&ctx.run_id, crate::fault::Point::AfterIceberg)?;
 
     if done.committed {
-        commit_group(ctx, consumer, &done.next).await;
+        commit_group(ctx, Arc::clone(consumer), &done.next).await;
     }
     let c = &done.counts;
     ctx.log.system(format!(
         "{} event(s) (c={} u={} d={} r={} t={}), {} tombstone(s), {} transaction marker(s), \
-         {} dead letter(s); next offsets {}",
+         {} dead letter(s), {} offset(s) skipped as gone; next offsets {}",
         c.events(),
         c.by_op[0],
         c.by_op[1],
@@ -433,6 +505,7 @@ async fn run(
         c.tombstones,
         c.markers,
         c.dead_letters,
+        done.gaps,
         offsets::encode(&done.next)
     ));
     let mut output = JobOutput::default();
@@ -446,6 +519,7 @@ async fn run(
     put("tombstones", c.tombstones.to_string());
     put("transaction_markers", c.markers.to_string());
     put("dlq", c.dead_letters.to_string());
+    put("gaps", done.gaps.to_string());
     put("offsets", offsets::encode(&done.next));
     if let Some(ts) = c.max_source_ts_ms {
         put("max_event_ts_ms", ts.to_string());
@@ -459,11 +533,12 @@ async fn ingest(
     ctx: &JobContext,
     lake: &Lakehouse,
     connection: &Connection,
-    consumer: &Arc<BaseConsumer>,
+    consumer: &Arc<BronzeConsumer>,
 ) -> Result<Done, KafkaJobError> {
     // Dead letters already committed by an earlier attempt of this run (a conflict retry reads
-    // them again): not written twice.
+    // them again): not written twice. Gaps likewise, by topic, partition and range.
     let mut dead_written: HashSet<(String, i32, i64)> = HashSet::new();
+    let mut gaps_written: HashSet<(String, i32, i64, i64)> = HashSet::new();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -478,27 +553,27 @@ async fn ingest(
         let ingested_at_us = chrono::Utc::now().timestamp_micros();
         let outcome = {
             let consumer = Arc::clone(consumer);
-            let selection = job.selection.clone();
-            let stored = stored.clone();
-            let instance = connection.embedded.map(|b| b.instance_id().to_owned());
+            let request = Request {
+                selection: job.selection.clone(),
+                stored: stored.clone(),
+                embedded_instance: connection.embedded.map(|b| b.instance_id().to_owned()),
+                on_gap: job.on_gap,
+                dlq: job.dlq.to_string(),
+                bootstrap: connection.bootstrap_servers.clone(),
+                limits,
+            };
             let cancel = ctx.cancel.clone();
             let rows = BronzeRows::new(job.batch_size, ingested_at_us);
-            blocking(move || {
-                read::read(
-                    &consumer,
-                    &selection,
-                    &stored,
-                    instance.as_deref(),
-                    limits,
-                    &cancel,
-                    rows,
-                )
-            })
-            .await?
+            blocking(move || read::read(&consumer, &request, &cancel, rows)).await?
         };
         for notice in &outcome.plan.notices {
             ctx.log.system(notice.clone());
         }
+        for gap in &outcome.gaps {
+            ctx.log
+                .system(format!("{}; recorded in {}", gap.skipped(), job.dlq));
+        }
+        let gaps: u64 = outcome.gaps.iter().map(Gap::missing).sum();
         if let Some(why) = &outcome.stopped_early {
             ctx.log.system(format!(
                 "stopped before the high watermarks ({why}); the next run continues from here"
@@ -518,6 +593,7 @@ async fn ingest(
         let cluster_same = stored.cluster.as_deref() == Some(outcome.cluster_id.as_str());
         if outcome.rows.is_empty()
             && outcome.dead_letters.is_empty()
+            && outcome.gaps.is_empty()
             && outcome.next == stored.offsets
             && (cluster_same || outcome.next.is_empty())
         {
@@ -526,22 +602,42 @@ async fn ingest(
             return Ok(Done {
                 counts: outcome.counts,
                 next: outcome.next,
+                gaps,
                 committed: false,
             });
         }
-        let fresh: Vec<DeadLetter> = outcome
+        let gap_key = |g: &Gap| (g.topic.clone(), g.partition, g.expected, g.low);
+        let fresh_gaps: Vec<&Gap> = outcome
+            .gaps
+            .iter()
+            .filter(|g| !gaps_written.contains(&gap_key(g)))
+            .collect();
+        let mut fresh: Vec<DeadLetter> = outcome
             .dead_letters
             .iter()
             .filter(|d| !dead_written.contains(&(d.topic.clone(), d.partition, d.offset)))
             .cloned()
             .collect();
+        let fresh_letters = fresh.len();
+        // A gap's row: where the missing offsets start, no key or value, the range as reason.
+        fresh.extend(fresh_gaps.iter().map(|g| DeadLetter {
+            topic: g.topic.clone(),
+            partition: g.partition,
+            offset: g.expected,
+            raw_key: None,
+            raw_value: None,
+            error: g.skipped(),
+        }));
         if !fresh.is_empty() {
             append_dead_letters(lake, &job.dlq, &fresh, ingested_at_us).await?;
             ctx.log.system(format!(
-                "{} dead letter(s) written to {}",
-                fresh.len(),
+                "{} dead letter(s) and {} gap(s) written to {}",
+                fresh_letters,
+                fresh_gaps.len(),
                 job.dlq
             ));
+            gaps_written.extend(fresh_gaps.into_iter().map(gap_key));
+            fresh.truncate(fresh_letters);
             dead_written.extend(fresh.into_iter().map(|d| (d.topic, d.partition, d.offset)));
         }
 
@@ -576,6 +672,7 @@ async fn ingest(
                 return Ok(Done {
                     counts: outcome.counts,
                     next: outcome.next,
+                    gaps,
                     committed: true,
                 });
             }
@@ -614,7 +711,7 @@ async fn append_dead_letters(
 }
 
 /// Commits the group's offsets for monitoring; a failure only warns (bronze holds the truth).
-async fn commit_group(ctx: &JobContext, consumer: Arc<BaseConsumer>, next: &Offsets) {
+async fn commit_group(ctx: &JobContext, consumer: Arc<BronzeConsumer>, next: &Offsets) {
     let mut list = TopicPartitionList::new();
     for (topic, parts) in next {
         for (partition, offset) in parts {
@@ -644,24 +741,43 @@ async fn commit_group(ctx: &JobContext, consumer: Arc<BaseConsumer>, next: &Offs
     }
 }
 
-/// A consumer for explicit assignment: no auto-commit, no offset store.
-fn consumer(connection: &Connection, group_id: &str) -> Result<BaseConsumer, KafkaJobError> {
-    Ok(connection
-        .client_config(&[
-            ("group.id", group_id),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("auto.offset.reset", "earliest"),
-            ("enable.partition.eof", "false"),
-            ("fetch.wait.max.ms", "100"),
-            // A batch job wants the whole backlog quickly: a deep prefetch queue, and no
-            // 1 s pause (librdkafka's default) each time the queue is full.
-            ("queued.min.messages", "1000000"),
-            ("queued.max.messages.kbytes", "1048576"),
-            ("fetch.queue.backoff.ms", "5"),
-            ("fetch.max.bytes", "104857600"),
-        ])
-        .create()?)
+/// The librdkafka property bronze sets whatever the target says.
+const AUTO_OFFSET_RESET: &str = "auto.offset.reset";
+
+/// A consumer for a test, made as a run makes it (librdkafka's lines dropped).
+#[cfg(test)]
+pub(crate) fn test_consumer(connection: &Connection) -> BronzeConsumer {
+    consumer(
+        connection,
+        "flowctl.test",
+        flowctl_engine::job::LogSink::discard(),
+    )
+    .expect("a consumer")
+}
+
+/// A consumer for explicit assignment: no auto-commit, no offset store, and an offset the
+/// broker does not have is an error (`auto.offset.reset=error`, set after the target's
+/// properties), never a silent jump. librdkafka's log lines go to `log`.
+fn consumer(
+    connection: &Connection,
+    group_id: &str,
+    log: flowctl_engine::job::LogSink,
+) -> Result<BronzeConsumer, KafkaJobError> {
+    let mut config = connection.client_config(&[
+        ("group.id", group_id),
+        ("enable.auto.commit", "false"),
+        ("enable.auto.offset.store", "false"),
+        ("enable.partition.eof", "false"),
+        ("fetch.wait.max.ms", "100"),
+        // A batch job wants the whole backlog quickly: a deep prefetch queue, and no
+        // 1 s pause (librdkafka's default) each time the queue is full.
+        ("queued.min.messages", "1000000"),
+        ("queued.max.messages.kbytes", "1048576"),
+        ("fetch.queue.backoff.ms", "5"),
+        ("fetch.max.bytes", "104857600"),
+    ]);
+    config.set(AUTO_OFFSET_RESET, "error");
+    Ok(config.create_with_context(ClientLog::attempt(log))?)
 }
 
 /// Runs blocking client work off the async threads.
@@ -700,7 +816,9 @@ mod tests {
         for config in [
             json!({"topics": ["shop.public.orders"], "table": "bronze.shop"}),
             json!({"topic_pattern": "shop\\.public\\..*", "table": "lake.bronze.shop",
-                   "max_events": 1, "max_duration": "5m", "batch_size": 10, "group_id": "g"}),
+                   "max_events": 1, "max_duration": "5m", "batch_size": 10, "group_id": "g",
+                   "on_gap": "skip"}),
+            json!({"topics": ["a"], "table": "b.x", "on_gap": "fail"}),
         ] {
             assert!(problems(config.clone()).is_empty(), "{config}");
         }
@@ -754,6 +872,12 @@ mod tests {
                 "`group_id`: an empty consumer group id: leave it out for the default \
                  `flowctl.<dag>.<task>`",
             ),
+            (
+                json!({"topics": ["a"], "table": "b.x", "on_gap": "ignore"}),
+                "`on_gap`: `ignore` is not a choice: expected `fail` (stop before losing \
+                 anything, the default) or `skip` (record the gap in the dead-letter table and \
+                 continue)",
+            ),
         ] {
             assert_eq!(one_problem(config.clone()), expected, "{config}");
         }
@@ -793,6 +917,7 @@ mod tests {
                 "max_events": 0,
                 "max_duration": "5 minutes",
                 "batch_size": 0,
+                "on_gap": "Skip",
             })),
             [
                 "give either `topics` or `topic_pattern`, not both",
@@ -803,7 +928,14 @@ mod tests {
                 "`max_duration`: invalid duration `5 minutes`: spaces are not allowed; expected \
                  a number followed by a unit (d, h, m, s, ms), e.g. `30s`, `5m`, `1h30m`",
                 "`batch_size`: must be at least 1",
+                "`on_gap`: `Skip` is not a choice: expected `fail` (stop before losing anything, \
+                 the default) or `skip` (record the gap in the dead-letter table and continue)",
             ]
+        );
+        // Not a string at all: serde says so, at the field.
+        assert_eq!(
+            one_problem(json!({"topics": ["a"], "table": "b.x", "on_gap": true})),
+            "`on_gap`: invalid type: boolean `true`, expected a string"
         );
     }
 
@@ -814,6 +946,7 @@ mod tests {
             "table": "{{ params.table }}",
             "max_duration": "{{ params.budget }}",
             "group_id": "{{ params.group }}",
+            "on_gap": "{{ params.on_gap }}",
         });
         assert!(problems(config).is_empty());
         let config = json!({"topic_pattern": "{{ params.pattern }}", "table": "b.{{ ds_nodash }}"});
@@ -837,6 +970,12 @@ mod tests {
         assert_eq!(ingest.max_duration, Some(Duration::from_secs(90)));
         assert_eq!(ingest.batch_size, DEFAULT_BATCH_SIZE);
         assert_eq!(ingest.group_id, "flowctl.test_dag.step");
+        assert_eq!(ingest.on_gap, OnGap::Fail);
+        let config: BronzeConfig = serde_json::from_value(json!({
+            "topics": ["a"], "table": "b.x", "on_gap": "skip",
+        }))
+        .unwrap();
+        assert_eq!(Ingest::new(config, &ctx).unwrap().on_gap, OnGap::Skip);
     }
 
     #[test]
@@ -858,6 +997,7 @@ mod tests {
                 "tombstones",
                 "transaction_markers",
                 "dlq",
+                "gaps",
                 "offsets",
                 "max_event_ts_ms",
             ]

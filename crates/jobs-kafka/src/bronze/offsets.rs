@@ -3,15 +3,24 @@
 //!
 //! The offsets stored in the bronze table (snapshot summary, committed atomically with the
 //! data) are the truth; the consumer group's committed offsets are only for monitoring.
-//! Two situations are handled deliberately rather than read as "nothing new":
+//! Bronze never advances past an offset it did not write (or record as a gap):
 //!
-//! - the stored cluster id differs from the broker's (a fresh embedded broker, another
-//!   cluster): every partition starts from its low watermark;
-//! - a stored offset is beyond a partition's high watermark (a recreated topic): that
-//!   partition starts from its low watermark.
+//! - A partition never read on this cluster (a new table, topic or partition, or offsets that
+//!   belong to another cluster: a fresh embedded broker, another cluster) starts at its low
+//!   watermark on a real broker — that is not a gap. On the embedded broker it is expected to
+//!   start at offset 0 ([`Origin::Zero`]): its topics were created empty by this process, so a
+//!   low watermark above 0 means its size limit dropped events nobody read.
+//! - A stored next offset below the partition's low watermark means retention (or the
+//!   embedded broker's size limit) deleted events before they were read: a [`Gap`].
+//! - A stored next offset beyond the partition's high watermark (a recreated topic, a broker
+//!   that lost its data) is a [`Gap`] too, never "nothing new".
 //!
-//! A stored offset below the low watermark means retention deleted events before they were
-//! read: the partition starts at the low watermark and the gap is reported.
+//! What a run does with gaps is the step's [`OnGap`]: `fail` (the default) stops before
+//! reading; `skip` starts those partitions at their low watermark and records each gap.
+//! Offsets missing *inside* the range read (transaction control records, compaction) are not
+//! gaps: a broker answers a fetch below its earliest offset with an out-of-range error, never
+//! with later data, so only the low watermark (checked here, and again when a read meets an
+//! out-of-range error) tells loss apart.
 
 use std::collections::BTreeMap;
 
@@ -86,6 +95,166 @@ pub fn decode(text: &str) -> Result<Offsets, String> {
         .collect()
 }
 
+/// Where a partition never read on this cluster is expected to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// At its low watermark (a real broker: what retention deleted before the table first read
+    /// the topic was never this table's).
+    LowWatermark,
+    /// At offset 0 (the embedded broker: its topics were created empty by this process, so
+    /// anything below its low watermark was dropped unread by its size limit).
+    Zero,
+}
+
+/// What a run does when the broker no longer has offsets bronze expected to read (the step's
+/// `on_gap`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnGap {
+    /// Stop before anything is committed (the default).
+    #[default]
+    Fail,
+    /// Record each gap (a dead-letter row, the `gaps` output) and continue from the broker's
+    /// earliest offset.
+    Skip,
+}
+
+impl OnGap {
+    /// `fail` or `skip`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "fail" => Ok(Self::Fail),
+            "skip" => Ok(Self::Skip),
+            other => Err(format!(
+                "`{other}` is not a choice: expected `fail` (stop before losing anything, the \
+                 default) or `skip` (record the gap in the dead-letter table and continue)"
+            )),
+        }
+    }
+}
+
+/// Offsets bronze expected to read next that the broker does not have: deleted before they
+/// were read (`expected < low`), or beyond the partition's end (`expected > high`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The offset bronze expected to read next (stored, or where a partition never read
+    /// starts).
+    pub expected: i64,
+    /// The partition's earliest offset: where reading continues when the gap is skipped.
+    pub low: i64,
+    /// The partition's end (high watermark).
+    pub high: i64,
+}
+
+impl Gap {
+    /// The gap at a partition whose next offset is `expected`, if the broker lacks it.
+    pub fn find(topic: &str, partition: i32, expected: i64, low: i64, high: i64) -> Option<Self> {
+        (expected < low || expected > high).then(|| Self {
+            topic: topic.to_owned(),
+            partition,
+            expected,
+            low,
+            high,
+        })
+    }
+
+    /// Whether the expected offset is beyond the partition's end (rather than deleted).
+    pub fn beyond_end(&self) -> bool {
+        self.expected > self.high
+    }
+
+    /// How many offsets are known to be missing (0 beyond the end: unknown).
+    pub fn missing(&self) -> u64 {
+        if self.beyond_end() {
+            0
+        } else {
+            u64::try_from(self.low - self.expected).unwrap_or(0)
+        }
+    }
+
+    /// `topic t partition 0: offsets 0–13,800 are gone from the broker (its earliest offset is
+    /// 13,801)`.
+    pub fn describe(&self) -> String {
+        let at = format!("topic {} partition {}", self.topic, self.partition);
+        if self.beyond_end() {
+            return format!(
+                "{at}: the stored next offset {} is beyond the partition's end {} (the topic \
+                 was recreated, or the broker lost its data)",
+                grouped(self.expected),
+                grouped(self.high)
+            );
+        }
+        let last = self.low - 1;
+        let what = if last == self.expected {
+            format!("offset {} is", grouped(self.expected))
+        } else {
+            format!(
+                "offsets {}\u{2013}{} are",
+                grouped(self.expected),
+                grouped(last)
+            )
+        };
+        format!(
+            "{at}: {what} gone from the broker (its earliest offset is {})",
+            grouped(self.low)
+        )
+    }
+
+    /// The reason of the gap's dead-letter row when it is skipped.
+    pub fn skipped(&self) -> String {
+        if self.beyond_end() {
+            format!(
+                "{}; skipped (`on_gap: skip`): the partition is read again from its earliest \
+                 offset {}",
+                self.describe(),
+                grouped(self.low)
+            )
+        } else {
+            format!(
+                "{}; skipped (`on_gap: skip`): {} event(s) lost, reading continues at offset {}",
+                self.describe(),
+                grouped(i64::try_from(self.missing()).unwrap_or(i64::MAX)),
+                grouped(self.low)
+            )
+        }
+    }
+}
+
+/// Why a run with `on_gap: fail` stopped: every gap, and what `on_gap: skip` would do.
+pub fn refusal(gaps: &[Gap], dlq: &str) -> String {
+    let described: Vec<String> = gaps.iter().map(Gap::describe).collect();
+    let stopped = if gaps.iter().all(|g| !g.beyond_end()) {
+        "bronze stopped before losing them"
+    } else {
+        "bronze stopped rather than skip past them"
+    };
+    format!(
+        "{}; {stopped}: nothing was committed and the stored offsets are unchanged. To record \
+         the gap(s) in {dlq} and continue from the broker's earliest offset, set `on_gap: skip` \
+         on the step",
+        described.join("; ")
+    )
+}
+
+/// `13800` as `13,800`.
+pub fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A partition as the broker reports it at the start of the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watermarks {
@@ -120,12 +289,21 @@ pub struct Plan {
     /// Next offsets before reading anything: the stored ones (unless the cluster changed)
     /// with every planned partition at its start.
     pub initial: Offsets,
-    /// Lines for the attempt's log: restarts and gaps, said plainly.
+    /// Lines for the attempt's log: restarts, said plainly.
     pub notices: Vec<String>,
+    /// Offsets expected but not on the broker; those partitions start at their low watermark
+    /// (read only when the step skips gaps).
+    pub gaps: Vec<Gap>,
 }
 
-/// Plans a run from the stored state, the broker's cluster id and the partitions' watermarks.
-pub fn plan(stored: &StoredState, cluster_id: &str, partitions: &[Watermarks]) -> Plan {
+/// Plans a run from the stored state, the broker's cluster id and the partitions' watermarks;
+/// `origin` says where a partition never read on this cluster is expected to start.
+pub fn plan(
+    stored: &StoredState,
+    cluster_id: &str,
+    partitions: &[Watermarks],
+    origin: Origin,
+) -> Plan {
     let mut notices = Vec::new();
     let cluster_changed = match &stored.cluster {
         Some(old) if old != cluster_id && !stored.offsets.is_empty() => {
@@ -144,6 +322,7 @@ pub fn plan(stored: &StoredState, cluster_id: &str, partitions: &[Watermarks]) -
         stored.offsets.clone()
     };
     let mut planned = Vec::with_capacity(partitions.len());
+    let mut gaps = Vec::new();
     for w in partitions {
         let stored_offset = if cluster_changed {
             None
@@ -154,29 +333,17 @@ pub fn plan(stored: &StoredState, cluster_id: &str, partitions: &[Watermarks]) -
                 .and_then(|ps| ps.get(&w.partition))
                 .copied()
         };
-        let start = match stored_offset {
-            None => w.low,
-            Some(next) if next > w.high => {
-                notices.push(format!(
-                    "{}[{}]: the stored next offset {next} is beyond the partition's end {} \
-                     (the topic was recreated?): starting again from its low watermark {}",
-                    w.topic, w.partition, w.high, w.low
-                ));
+        let expected = match (stored_offset, origin) {
+            (Some(next), _) => next,
+            (None, Origin::LowWatermark) => w.low,
+            (None, Origin::Zero) => 0,
+        };
+        let start = match Gap::find(&w.topic, w.partition, expected, w.low, w.high) {
+            Some(gap) => {
+                gaps.push(gap);
                 w.low
             }
-            Some(next) if next < w.low => {
-                notices.push(format!(
-                    "{}[{}]: offsets {next}..{} were deleted by retention before they were \
-                     read: {} event(s) are lost; starting at {}",
-                    w.topic,
-                    w.partition,
-                    w.low,
-                    w.low - next,
-                    w.low
-                ));
-                w.low
-            }
-            Some(next) => next,
+            None => expected,
         };
         initial
             .entry(w.topic.clone())
@@ -193,6 +360,7 @@ pub fn plan(stored: &StoredState, cluster_id: &str, partitions: &[Watermarks]) -
         partitions: planned,
         initial,
         notices,
+        gaps,
     }
 }
 
@@ -236,33 +404,140 @@ mod tests {
         let p = plan(
             &s,
             "c1",
-            &[wm("t", 0, 0, 10), wm("t", 1, 2, 9), wm("t", 2, 0, 5)],
+            &[wm("t", 0, 0, 10), wm("t", 1, 2, 9), wm("t", 2, 3, 5)],
+            Origin::LowWatermark,
         );
         let starts: Vec<_> = p.partitions.iter().map(|x| (x.start, x.end)).collect();
-        assert_eq!(starts, [(4, 10), (9, 9), (0, 5)]);
+        // Partition 2 was never read: it starts at its low watermark, which is not a gap.
+        assert_eq!(starts, [(4, 10), (9, 9), (3, 5)]);
         assert!(p.notices.is_empty(), "{:?}", p.notices);
+        assert!(p.gaps.is_empty(), "{:?}", p.gaps);
         // Topics not read this time keep their offsets.
         assert_eq!(p.initial["gone"][&0], 3);
-        assert_eq!(p.initial["t"][&2], 0);
+        assert_eq!(p.initial["t"][&2], 3);
     }
 
     #[test]
     fn another_cluster_restarts_every_partition_from_low() {
         let s = stored("old", &[("t", 0, 40), ("gone", 0, 3)]);
-        let p = plan(&s, "new", &[wm("t", 0, 2, 50)]);
+        let p = plan(&s, "new", &[wm("t", 0, 2, 50)], Origin::LowWatermark);
         assert_eq!(p.partitions[0].start, 2);
         assert_eq!(p.notices.len(), 1);
         assert!(p.notices[0].contains("cluster old"), "{:?}", p.notices);
+        assert!(p.gaps.is_empty());
         assert!(!p.initial.contains_key("gone"));
     }
 
     #[test]
-    fn beyond_the_end_and_below_low_are_reported() {
-        let s = stored("c", &[("t", 0, 100), ("t", 1, 1)]);
-        let p = plan(&s, "c", &[wm("t", 0, 0, 20), wm("t", 1, 5, 8)]);
-        assert_eq!(p.partitions[0].start, 0);
-        assert_eq!(p.partitions[1].start, 5);
-        assert!(p.notices[0].contains("beyond the partition's end 20"));
-        assert!(p.notices[1].contains("4 event(s) are lost"));
+    fn below_low_and_beyond_the_end_are_gaps() {
+        let s = stored("c", &[("t", 0, 100), ("t", 1, 1), ("t", 2, 5)]);
+        let p = plan(
+            &s,
+            "c",
+            &[wm("t", 0, 0, 20), wm("t", 1, 5, 8), wm("t", 2, 5, 9)],
+            Origin::LowWatermark,
+        );
+        let starts: Vec<_> = p.partitions.iter().map(|x| x.start).collect();
+        assert_eq!(starts, [0, 5, 5]);
+        assert_eq!(p.initial["t"][&1], 5);
+        assert_eq!(p.gaps.len(), 2, "{:?}", p.gaps);
+        let beyond = &p.gaps[0];
+        assert!(beyond.beyond_end());
+        assert_eq!(beyond.missing(), 0);
+        assert_eq!(
+            beyond.describe(),
+            "topic t partition 0: the stored next offset 100 is beyond the partition's end 20 \
+             (the topic was recreated, or the broker lost its data)"
+        );
+        let gone = &p.gaps[1];
+        assert_eq!((gone.expected, gone.low, gone.missing()), (1, 5, 4));
+        assert_eq!(
+            gone.describe(),
+            "topic t partition 1: offsets 1\u{2013}4 are gone from the broker (its earliest offset \
+             is 5)"
+        );
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+    }
+
+    #[test]
+    fn the_embedded_broker_is_expected_to_start_at_zero() {
+        let never_read = StoredState::default();
+        let parts = [wm("t", 0, 0, 4), wm("t", 1, 13_801, 15_000)];
+        let low = plan(&never_read, "c", &parts, Origin::LowWatermark);
+        assert!(low.gaps.is_empty());
+        let zero = plan(&never_read, "c", &parts, Origin::Zero);
+        let starts: Vec<_> = zero.partitions.iter().map(|x| x.start).collect();
+        assert_eq!(starts, [0, 13_801]);
+        assert_eq!(zero.gaps.len(), 1);
+        assert_eq!(zero.gaps[0].missing(), 13_801);
+        assert_eq!(
+            zero.gaps[0].describe(),
+            "topic t partition 1: offsets 0\u{2013}13,800 are gone from the broker (its earliest \
+             offset is 13,801)"
+        );
+        // Offsets of another (earlier) embedded broker: the new one starts at 0 too.
+        let other = stored("old/embedded-1", &[("t", 1, 20_000)]);
+        let p = plan(&other, "new/embedded-2", &parts, Origin::Zero);
+        assert_eq!(p.gaps.len(), 1);
+        assert_eq!(p.gaps[0].expected, 0);
+    }
+
+    #[test]
+    fn gaps_are_said_plainly() {
+        let one = Gap::find("t", 3, 7, 8, 10).unwrap();
+        assert_eq!(
+            one.describe(),
+            "topic t partition 3: offset 7 is gone from the broker (its earliest offset is 8)"
+        );
+        assert_eq!(
+            one.skipped(),
+            "topic t partition 3: offset 7 is gone from the broker (its earliest offset is 8); \
+             skipped (`on_gap: skip`): 1 event(s) lost, reading continues at offset 8"
+        );
+        assert!(Gap::find("t", 0, 8, 8, 10).is_none());
+        assert!(Gap::find("t", 0, 10, 8, 10).is_none());
+        let many = Gap::find("shop.public.orders", 0, 0, 13_801, 15_000).unwrap();
+        assert_eq!(
+            refusal(&[many.clone(), one], "bronze.shop_dlq"),
+            "topic shop.public.orders partition 0: offsets 0\u{2013}13,800 are gone from the \
+             broker (its earliest offset is 13,801); topic t partition 3: offset 7 is gone from \
+             the broker (its earliest offset is 8); bronze stopped before losing them: nothing \
+             was committed and the stored offsets are unchanged. To record the gap(s) in \
+             bronze.shop_dlq and continue from the broker's earliest offset, set `on_gap: skip` \
+             on the step"
+        );
+        let beyond = Gap::find("t", 0, 500, 0, 3).unwrap();
+        assert!(refusal(&[many, beyond.clone()], "b.x_dlq").contains("rather than skip past"));
+        assert!(
+            beyond
+                .skipped()
+                .ends_with("read again from its earliest offset 0")
+        );
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (13_800, "13,800"),
+            (1_234_567, "1,234,567"),
+            (-4200, "-4,200"),
+        ] {
+            assert_eq!(grouped(n), text);
+        }
+    }
+
+    #[test]
+    fn on_gap_choices() {
+        assert_eq!(OnGap::parse("fail"), Ok(OnGap::Fail));
+        assert_eq!(OnGap::parse("skip"), Ok(OnGap::Skip));
+        assert_eq!(OnGap::default(), OnGap::Fail);
+        let err = OnGap::parse("ignore").unwrap_err();
+        assert!(
+            err.starts_with("`ignore` is not a choice: expected `fail`"),
+            "{err}"
+        );
     }
 }
