@@ -16,8 +16,10 @@ pub enum Exit {
     Environment = 3,
     /// A bug in flowctl.
     Internal = 4,
-    /// Interrupted by Ctrl-C / SIGINT.
+    /// Interrupted by Ctrl-C / SIGINT (128 + 2).
     Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15): CI cancellation, systemd, `docker stop`.
+    Terminated = 143,
 }
 
 impl From<Exit> for ExitCode {
@@ -58,11 +60,11 @@ impl CliError {
         }
     }
 
-    /// Interrupted by the user.
-    pub fn interrupted() -> Self {
+    /// Stopped by a signal (exit 130 for SIGINT, 143 for SIGTERM).
+    pub fn stopped(signal: crate::signals::StopSignal, message: impl Into<String>) -> Self {
         Self {
-            exit: Exit::Interrupted,
-            message: "interrupted".into(),
+            exit: signal.exit(),
+            message: message.into(),
         }
     }
 }

@@ -4,9 +4,11 @@ mod cli;
 mod commands;
 mod error;
 mod fsutil;
+mod output;
 mod plugins;
 mod progress;
 mod project;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -14,6 +16,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::error::{CliError, Exit};
+use crate::output::errln;
 use crate::project::Project;
 
 fn main() -> ExitCode {
@@ -37,15 +40,18 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return Exit::Environment.into();
         }
     };
     match runtime.block_on(dispatch(cli)) {
+        // Output lost to a closed pipe does not change the exit code (see `output`); output
+        // lost otherwise (a full disk) makes a success an environment error.
+        Ok(()) if output::stdout_error().is_some() => Exit::Environment.into(),
         Ok(()) => Exit::Ok.into(),
         Err(err) => {
             if !err.message.is_empty() {
-                eprintln!("error: {}", err.message);
+                errln!("error: {}", err.message);
             }
             err.exit.into()
         }
@@ -178,7 +184,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
 /// A panic is a bug: say so plainly and exit with the internal-error code.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!(
+        errln!(
             "internal error (this is a bug in flowctl, please report it): {info}\n\
              run with RUST_BACKTRACE=1 for a backtrace"
         );

@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::output::out;
+
 /// A running progress view. Drop the sink handed to the engine, then `finish().await`.
 pub struct Progress {
     handle: JoinHandle<()>,
@@ -91,7 +93,7 @@ async fn show(mut rx: mpsc::UnboundedReceiver<RunEvent>, live: bool, show_run: b
                 bar.set_message(tally.status());
             }
             (Some(bar), None) => bar.set_message(tally.status()),
-            (None, Some(line)) => println!("{line}"),
+            (None, Some(line)) => out!("{line}"),
             (None, None) => {}
         }
     }

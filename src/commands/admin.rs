@@ -3,9 +3,10 @@
 use flowctl_engine::ClearScope;
 use flowctl_engine::job::JobRegistry;
 
-use super::run::interrupt_token;
-use super::{engine_error, find_run, new_engine, open_store, require_dag, store_error};
+use super::run::{foreground_shutdown, new_foreground_engine, stopped_error};
+use super::{engine_error, find_run, open_store, require_dag, store_error};
 use crate::error::{CliError, CliResult};
+use crate::output::out;
 use crate::progress::Progress;
 use crate::project::Project;
 
@@ -14,7 +15,7 @@ pub async fn set_paused(project: &Project, dag: &str, paused: bool) -> CliResult
     let store = open_store(project).await?;
     require_dag(&store, dag).await?;
     store.set_paused(dag, paused).await.map_err(store_error)?;
-    println!("{dag}: {}", if paused { "paused" } else { "unpaused" });
+    out!("{dag}: {}", if paused { "paused" } else { "unpaused" });
     Ok(())
 }
 
@@ -30,7 +31,7 @@ pub async fn clear(
 ) -> CliResult {
     let store = open_store(project).await?;
     let run = find_run(&store, dag, run).await?;
-    let engine = new_engine(project, registry, store, target)?;
+    let engine = new_foreground_engine(project, registry, store, target)?;
     let scope = if failed_only {
         ClearScope::Failed
     } else {
@@ -41,10 +42,10 @@ pub async fn clear(
         .await
         .map_err(engine_error)?;
     if report.cleared.is_empty() {
-        println!("nothing to clear in {} {}", dag, run.run_id);
+        out!("nothing to clear in {} {}", dag, run.run_id);
         return Ok(());
     }
-    println!(
+    out!(
         "cleared {} {}: {}",
         dag,
         run.run_id,
@@ -53,18 +54,20 @@ pub async fn clear(
     if no_run {
         return Ok(());
     }
-    let shutdown = interrupt_token();
+    let shutdown = foreground_shutdown()?;
     let (events, progress) = Progress::start(false);
-    let outcome = engine.execute_run(&report.run, &events, &shutdown).await;
+    let outcome = engine
+        .execute_run(&report.run, &events, shutdown.token())
+        .await;
     drop(events);
     progress.finish().await;
-    super::flush_notifications(&engine).await;
+    super::flush_foreground_notifications(&engine, &shutdown).await;
     let outcome = outcome.map_err(engine_error)?;
-    if outcome.interrupted {
-        return Err(CliError::interrupted());
+    if let Some(err) = stopped_error(&shutdown, &outcome) {
+        return Err(err);
     }
     if outcome.succeeded() {
-        println!("run {} of {dag}: success", outcome.run.run_id);
+        out!("run {} of {dag}: success", outcome.run.run_id);
         Ok(())
     } else {
         Err(CliError::failed(format!(

@@ -11,6 +11,7 @@ use flowctl_state::{DagChange, DagUpsert, Store};
 use super::validate::{check_dag_files, plural, report_diagnostics};
 use super::{open_store, store_error};
 use crate::error::{CliError, CliResult};
+use crate::output::out;
 use crate::project::Project;
 
 /// What applying would do to one DAG.
@@ -58,13 +59,13 @@ pub async fn run(
         match plan_one(&store, registry, dag, stored_hash).await? {
             Planned::Create => {
                 created += 1;
-                println!("+ {}  ({})", dag.id, describe(dag));
+                out!("+ {}  ({})", dag.id, describe(dag));
             }
             Planned::Change(changes) => {
                 changed += 1;
-                println!("~ {}", dag.id);
+                out!("~ {}", dag.id);
                 for change in changes {
-                    println!("    {change}");
+                    out!("    {change}");
                 }
             }
             Planned::Same => unchanged += 1,
@@ -73,14 +74,14 @@ pub async fn run(
     let removed = if prune { gone.len() } else { 0 };
     for dag_id in &gone {
         if prune {
-            println!("- {dag_id}  (and its runs)");
+            out!("- {dag_id}  (and its runs)");
         } else {
-            println!("! {dag_id} is applied but no longer in the files (apply --prune removes it)");
+            out!("! {dag_id} is applied but no longer in the files (apply --prune removes it)");
         }
     }
 
     if created + changed + removed == 0 {
-        println!(
+        out!(
             "no changes: {unchanged} DAG{} up to date",
             plural(unchanged)
         );
@@ -89,7 +90,7 @@ pub async fn run(
     let summary =
         format!("{created} created, {changed} changed, {removed} removed, {unchanged} unchanged");
     if dry_run {
-        println!("plan: {summary} (dry run: nothing written)");
+        out!("plan: {summary} (dry run: nothing written)");
         return Ok(());
     }
     let upserts: Vec<DagUpsert> = dags
@@ -109,7 +110,7 @@ pub async fn run(
     // Count what the transaction did: another apply may have raced this one.
     let count =
         |want: fn(&DagChange) -> bool| report.applied.iter().filter(|(_, c)| want(c)).count();
-    println!(
+    out!(
         "applied: {} created, {} changed, {} removed, {} unchanged",
         count(|c| matches!(c, DagChange::Created)),
         count(|c| matches!(c, DagChange::Updated { .. })),

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{find_run, open_store, require_dag, store_error};
 use crate::error::{CliError, CliResult};
+use crate::output::{errln, out, out_text};
 use crate::project::Project;
 
 fn table(header: &[&str]) -> Table {
@@ -26,7 +27,7 @@ fn ts(at: Option<DateTime<Utc>>) -> String {
 fn print_json(value: &serde_json::Value) -> CliResult {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::environment(format!("cannot encode JSON: {e}")))?;
-    println!("{text}");
+    out!("{text}");
     Ok(())
 }
 
@@ -82,7 +83,7 @@ pub async fn dags(project: &Project, registry: &JobRegistry, as_json: bool) -> C
         return print_json(&serde_json::Value::Array(rows));
     }
     if rows.is_empty() {
-        println!("no DAGs applied yet: run `flowctl apply`");
+        out!("no DAGs applied yet: run `flowctl apply`");
         return Ok(());
     }
     let mut t = table(&[
@@ -117,7 +118,7 @@ pub async fn dags(project: &Project, registry: &JobRegistry, as_json: bool) -> C
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(())
 }
 
@@ -132,7 +133,7 @@ pub async fn runs(project: &Project, dag: &str, limit: u32, as_json: bool) -> Cl
         return print_json(&rename_run_type(value));
     }
     if runs.is_empty() {
-        println!("DAG `{dag}` has no runs yet");
+        out!("DAG `{dag}` has no runs yet");
         return Ok(());
     }
     let mut t = table(&[
@@ -155,7 +156,7 @@ pub async fn runs(project: &Project, dag: &str, limit: u32, as_json: bool) -> Cl
             ts(r.ended_at),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(())
 }
 
@@ -190,7 +191,7 @@ pub async fn tasks(project: &Project, dag: &str, run: &str, as_json: bool) -> Cl
         }
         return print_json(&serde_json::Value::Array(list));
     }
-    println!("{} {}: {}", run.dag_id, run.run_id, run.state);
+    out!("{} {}: {}", run.dag_id, run.run_id, run.state);
     let mut t = table(&[
         "STEP", "STATE", "TRY", "STARTED", "ENDED", "DURATION", "ERROR",
     ]);
@@ -220,7 +221,7 @@ pub async fn tasks(project: &Project, dag: &str, run: &str, as_json: bool) -> Cl
                 .collect(),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(())
 }
 
@@ -267,11 +268,11 @@ pub async fn logs(
         .read_log(task.id, chosen.try_number, 0)
         .await
         .map_err(store_error)?;
-    print!("{}", log.text);
+    out_text(&log.text);
     if !log.text.is_empty() && !log.text.ends_with('\n') {
-        println!();
+        out!();
     }
-    eprintln!(
+    errln!(
         "-- {dag} {} {step} attempt {} of {}: {}{}",
         run.run_id,
         chosen.try_number,

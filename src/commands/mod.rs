@@ -137,15 +137,37 @@ pub fn engine_error(err: flowctl_engine::EngineError) -> CliError {
 /// How long a command waits, before it exits, for notifications still being delivered.
 const NOTIFICATION_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a foreground command stopped by a signal waits for notifications: a supervisor
+/// sends SIGKILL after its own grace period (10 s for `docker stop`).
+const STOPPING_NOTIFICATION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Waits (at most 30 s) for failure/retry/success notifications still in flight, so that a
 /// command that ends right after its run does not drop them; says how many were abandoned.
 pub async fn flush_notifications(engine: &flowctl_engine::Engine) {
-    let left = engine.wait_for_notifications(NOTIFICATION_GRACE).await;
+    flush_notifications_within(engine, NOTIFICATION_GRACE).await;
+}
+
+/// [`flush_notifications`] for a command executing runs in the foreground: once a signal
+/// asked it to stop, it waits 2 s at most.
+pub async fn flush_foreground_notifications(
+    engine: &flowctl_engine::Engine,
+    shutdown: &crate::signals::Shutdown,
+) {
+    let within = if shutdown.received().is_some() {
+        STOPPING_NOTIFICATION_GRACE
+    } else {
+        NOTIFICATION_GRACE
+    };
+    flush_notifications_within(engine, within).await;
+}
+
+async fn flush_notifications_within(engine: &flowctl_engine::Engine, within: std::time::Duration) {
+    let left = engine.wait_for_notifications(within).await;
     if left > 0 {
-        eprintln!(
+        crate::output::errln!(
             "warning: {left} notification{} still undelivered after {}s; abandoned",
             if left == 1 { "" } else { "s" },
-            NOTIFICATION_GRACE.as_secs()
+            within.as_secs()
         );
     }
 }

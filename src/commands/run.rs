@@ -4,16 +4,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use flowctl_engine::TriggerRequest;
 use flowctl_engine::job::JobRegistry;
+use flowctl_engine::{Engine, OnShutdown, RunOutcome, TriggerRequest};
 use flowctl_model::load::{LoadOptions, parse_dag};
 use flowctl_state::{RunRecord, RunState, Store};
-use tokio_util::sync::CancellationToken;
 
 use super::{engine_error, new_engine, open_store, require_dag, store_error};
 use crate::error::{CliError, CliResult};
+use crate::output::{errln, out};
 use crate::progress::Progress;
 use crate::project::Project;
+use crate::signals::Shutdown;
 
 /// Runs `flowctl run DAG`.
 pub async fn run(
@@ -34,30 +35,67 @@ pub async fn run(
         None => None,
     };
     warn_if_files_changed(project, &store, dag).await;
-    let engine = new_engine(project, registry, store, target)?;
+    let engine = new_foreground_engine(project, registry, store, target)?;
     let request = TriggerRequest {
         date,
         params,
         target: Some(target.to_string()),
     };
+    // Listening before the run exists: a signal from now on stops it cleanly.
+    let shutdown = foreground_shutdown()?;
     let run = engine.trigger(dag, &request).await.map_err(engine_error)?;
-    println!("run {} of {} (target {target})", run.run_id, run.dag_id);
-    let shutdown = interrupt_token();
+    out!("run {} of {} (target {target})", run.run_id, run.dag_id);
     let (events, progress) = Progress::start(false);
-    let outcome = engine.execute_run(&run, &events, &shutdown).await;
+    let outcome = engine.execute_run(&run, &events, shutdown.token()).await;
     drop(events);
     progress.finish().await;
-    super::flush_notifications(&engine).await;
+    super::flush_foreground_notifications(&engine, &shutdown).await;
     let outcome = outcome.map_err(engine_error)?;
-    if outcome.interrupted {
-        eprintln!(
-            "run {} interrupted: steps that ended keep their state; resume it with `flowctl scheduler --once`",
-            run.run_id
-        );
-        return Err(CliError::interrupted());
+    if let Some(err) = stopped_error(&shutdown, &outcome) {
+        return Err(err);
     }
     print_outputs(engine.store(), &outcome.run).await;
     finish_message(&outcome.run)
+}
+
+/// The engine of a command that executes runs in the foreground (`run`, `backfill`,
+/// `clear`): a SIGINT or SIGTERM cancels the running steps and ends the run `failed`, so
+/// that nothing is left `running` when the command exits.
+pub fn new_foreground_engine(
+    project: &Project,
+    registry: JobRegistry,
+    store: Store,
+    target: &str,
+) -> CliResult<Engine> {
+    let engine = new_engine(project, registry, store, target)?;
+    engine.set_on_shutdown(OnShutdown::Fail);
+    Ok(engine)
+}
+
+/// The signal handlers of a command executing runs in the foreground.
+pub fn foreground_shutdown() -> CliResult<Shutdown> {
+    Shutdown::listen(
+        "stopping: cancelling the running steps; the run ends failed",
+        "the run stays `running` until its lease expires, then `flowctl clear` takes it",
+    )
+}
+
+/// The error ending a command whose run was stopped by a signal (exit 130 for SIGINT, 143
+/// for SIGTERM), whatever the run's state: the caller asked to stop.
+pub fn stopped_error(shutdown: &Shutdown, outcome: &RunOutcome) -> Option<CliError> {
+    let run = &outcome.run;
+    shutdown.error(if outcome.interrupted {
+        format!(
+            "run {} of {} stopped: the steps it cut short and the run are marked {}; \
+             `flowctl clear {} {} --failed` runs them again",
+            run.run_id, run.dag_id, run.state, run.dag_id, run.run_id
+        )
+    } else {
+        format!(
+            "stopped; run {} of {} had already ended {}",
+            run.run_id, run.dag_id, run.state
+        )
+    })
 }
 
 /// Most steps whose outputs are listed after a run (a 10,000-step DAG prints no wall of text).
@@ -71,7 +109,7 @@ async fn print_outputs(store: &Store, run: &RunRecord) {
     if outputs.is_empty() {
         return;
     }
-    println!("outputs:");
+    out!("outputs:");
     for (step, values) in outputs.iter().take(OUTPUT_LINES) {
         let pairs: Vec<String> = values
             .iter()
@@ -85,10 +123,10 @@ async fn print_outputs(store: &Store, run: &RunRecord) {
                 }
             })
             .collect();
-        println!("  {step}: {}", pairs.join("  "));
+        out!("  {step}: {}", pairs.join("  "));
     }
     if outputs.len() > OUTPUT_LINES {
-        println!(
+        out!(
             "  … {} more steps (flowctl tasks {} {} --json)",
             outputs.len() - OUTPUT_LINES,
             run.dag_id,
@@ -107,7 +145,7 @@ async fn warn_if_files_changed(project: &Project, store: &Store, dag: &str) {
         return;
     };
     if flowctl_model::load::content_hash(&text) != record.version_hash {
-        eprintln!(
+        errln!(
             "warning: {} changed since it was applied; this run uses the applied version \
              (run `flowctl apply` to use your changes)",
             record.source_path
@@ -119,7 +157,7 @@ async fn warn_if_files_changed(project: &Project, store: &Store, dag: &str) {
 fn finish_message(run: &RunRecord) -> CliResult {
     match run.state {
         RunState::Success => {
-            println!("run {} of {}: success", run.run_id, run.dag_id);
+            out!("run {} of {}: success", run.run_id, run.dag_id);
             Ok(())
         }
         state => Err(CliError::failed(format!(
@@ -148,13 +186,15 @@ pub async fn backfill(
     let store = open_store(project).await?;
     let tz = dag_timezone(&store, &registry, dag).await?;
     let (from, to) = (parse_user_date(from, tz)?, parse_user_date(to, tz)?);
-    let engine = new_engine(project, registry, store, target)?;
-    let shutdown = interrupt_token();
+    let engine = new_foreground_engine(project, registry, store, target)?;
+    let shutdown = foreground_shutdown()?;
     let (events, progress) = Progress::start(true);
-    let report = engine.backfill(dag, from, to, &events, &shutdown).await;
+    let report = engine
+        .backfill(dag, from, to, &events, shutdown.token())
+        .await;
     drop(events);
     progress.finish().await;
-    super::flush_notifications(&engine).await;
+    super::flush_foreground_notifications(&engine, &shutdown).await;
     let report = report.map_err(engine_error)?;
     let failed: Vec<&str> = report
         .outcomes
@@ -162,7 +202,7 @@ pub async fn backfill(
         .filter(|o| !o.succeeded())
         .map(|o| o.run.run_id.as_str())
         .collect();
-    println!(
+    out!(
         "backfill of {dag}: {} run{} executed, {} failed, {} interval{} skipped (already had a run)",
         report.outcomes.len(),
         if report.outcomes.len() == 1 { "" } else { "s" },
@@ -170,8 +210,24 @@ pub async fn backfill(
         report.skipped.len(),
         if report.skipped.len() == 1 { "" } else { "s" },
     );
-    if shutdown.is_cancelled() {
-        return Err(CliError::interrupted());
+    let stopped: Vec<&str> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.interrupted)
+        .map(|o| o.run.run_id.as_str())
+        .collect();
+    let stopped = if stopped.is_empty() {
+        "no run was cut short".to_string()
+    } else {
+        format!(
+            "runs cut short, marked failed (`flowctl clear {dag} RUN --failed` runs them again): {}",
+            stopped.join(", ")
+        )
+    };
+    if let Some(err) = shutdown.error(format!(
+        "backfill of {dag} stopped before its end; {stopped}"
+    )) {
+        return Err(err);
     }
     if !failed.is_empty() {
         return Err(CliError::failed(format!(
@@ -231,20 +287,4 @@ async fn dag_timezone(store: &Store, registry: &JobRegistry, dag: &str) -> CliRe
 pub fn parse_user_date(text: &str, tz: Tz) -> CliResult<DateTime<Utc>> {
     flowctl_model::schedule::parse_local_datetime(text, tz)
         .map_err(|why| CliError::usage(format!("invalid date `{text}`: {why}")))
-}
-
-/// A token cancelled by the first Ctrl-C (a second one exits at once).
-pub fn interrupt_token() -> CancellationToken {
-    let token = CancellationToken::new();
-    let fired = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupt: letting running steps finish (Ctrl-C again to exit now)");
-            fired.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(crate::error::Exit::Interrupted as i32);
-            }
-        }
-    });
-    token
 }

@@ -9,8 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{engine_error, new_engine, open_store};
 use crate::error::{CliError, CliResult};
+use crate::output::{errln, out};
 use crate::progress::Progress;
 use crate::project::Project;
+use crate::signals::Shutdown;
 
 /// How the scheduler paces itself (from the command line).
 pub struct Pace {
@@ -46,13 +48,13 @@ pub async fn run(
             let server = Server::new(engine.clone(), config)
                 .map_err(super::serve::server_error)?
                 .with_scheduler_status(status.clone());
-            println!("serving the web UI and API on http://{bind}");
+            out!("serving the web UI and API on http://{bind}");
             Some(tokio::spawn(server.serve(shutdown.clone())))
         }
         None => None,
     };
     if !once {
-        println!(
+        out!(
             "scheduler {} started (target {target}); SIGTERM or Ctrl-C stops it gracefully",
             engine.settings().holder_id
         );
@@ -80,7 +82,7 @@ pub async fn run(
     }
     let report = report.map_err(engine_error)?;
     for error in &report.errors {
-        eprintln!("error: {error}");
+        errln!("error: {error}");
     }
     let failed: Vec<String> = report
         .outcomes
@@ -88,7 +90,7 @@ pub async fn run(
         .filter(|o| !o.interrupted && !o.succeeded())
         .map(|o| format!("{} {}", o.run.dag_id, o.run.run_id))
         .collect();
-    println!(
+    out!(
         "scheduler: {} run{} created, {} executed, {} failed",
         report.created.len(),
         if report.created.len() == 1 { "" } else { "s" },
@@ -106,25 +108,9 @@ pub async fn run(
 
 /// Cancelled on SIGTERM or SIGINT (a second signal exits at once).
 pub fn shutdown_token() -> CliResult<CancellationToken> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())
-        .map_err(|e| CliError::environment(format!("cannot install a SIGTERM handler: {e}")))?;
-    let mut int = signal(SignalKind::interrupt())
-        .map_err(|e| CliError::environment(format!("cannot install a SIGINT handler: {e}")))?;
-    let token = CancellationToken::new();
-    let fired = token.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        eprintln!("stopping: no new work is taken; running steps may finish");
-        fired.cancel();
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        std::process::exit(crate::error::Exit::Interrupted as i32);
-    });
-    Ok(token)
+    let shutdown = Shutdown::listen(
+        "stopping: no new work is taken; running steps may finish",
+        "steps still running are taken over once their leases expire",
+    )?;
+    Ok(shutdown.token().clone())
 }

@@ -27,7 +27,7 @@ pub fn run(registry: &JobRegistry, project: bool, output: Option<&Path>) -> CliR
         Some(path) => crate::fsutil::write_atomic(path, text.as_bytes())
             .map_err(|e| CliError::environment(format!("cannot write {}: {e}", path.display()))),
         None => {
-            print!("{text}");
+            crate::output::out_text(&text);
             Ok(())
         }
     }

@@ -10,6 +10,7 @@ use flowctl_server::{ApiToken, ServerConfig, ServerError};
 use super::scheduler::shutdown_token;
 use super::{new_engine, open_store};
 use crate::error::{CliError, CliResult};
+use crate::output::out;
 use crate::project::Project;
 
 /// The server's configuration from the command line: address, token (file, else
@@ -50,7 +51,7 @@ pub async fn run(
     } else {
         "read-only: set FLOWCTL_API_TOKEN or --token-file to enable trigger, pause and clear"
     };
-    println!(
+    out!(
         "serving http://{} ({actions}); Ctrl-C stops it",
         config.bind
     );

@@ -4,6 +4,7 @@ use flowctl_jobs_sql::{Format, SqlError, format_batches, query};
 use flowctl_lakehouse::IcebergSettings;
 
 use crate::error::{CliError, CliResult};
+use crate::output::{out, out_text};
 use crate::project::Project;
 
 /// Runs `flowctl sql`.
@@ -22,9 +23,9 @@ pub async fn run(project: &Project, sql: &str, format: &str, target: &str) -> Cl
     })?;
     let text =
         format_batches(&batches, format).map_err(|e| CliError::environment(e.to_string()))?;
-    print!("{text}");
+    out_text(&text);
     if !text.ends_with('\n') {
-        println!();
+        out!();
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use flowctl_model::diagnostic::Diagnostic;
 use flowctl_model::load::{LoadOptions, discover_dag_files, load_dags};
 
 use crate::error::{CliError, CliResult};
+use crate::output::{errln, out};
 use crate::project::Project;
 
 /// DAG files read from disk and checked.
@@ -64,7 +65,7 @@ pub fn check_dag_files(
 /// Prints every diagnostic to stderr and a summary line.
 pub fn report_diagnostics(checked: &CheckedDags) {
     for diagnostic in &checked.diagnostics {
-        eprintln!("{diagnostic}\n");
+        errln!("{diagnostic}\n");
     }
     let files_with_errors = {
         let mut files: Vec<&str> = checked
@@ -76,7 +77,7 @@ pub fn report_diagnostics(checked: &CheckedDags) {
         files.dedup();
         files.len()
     };
-    eprintln!(
+    errln!(
         "error: {} problem{} in {} file{}",
         checked.diagnostics.len(),
         plural(checked.diagnostics.len()),
@@ -105,7 +106,7 @@ pub fn run(
         return Err(CliError::failed(""));
     }
     let steps: usize = checked.dags.iter().map(|d| d.steps.len()).sum();
-    println!(
+    out!(
         "ok: {} DAG{} with {} step{} in {} file{}{}",
         checked.dags.len(),
         plural(checked.dags.len()),

@@ -7,8 +7,8 @@ mod support;
 mod plugins;
 
 mod cli_apply;
-mod cli_crash;
 mod cli_aws;
+mod cli_crash;
 mod cli_demo;
 mod cli_drift;
 mod cli_ha;
@@ -16,6 +16,7 @@ mod cli_notify;
 mod cli_run;
 mod cli_scheduler;
 mod cli_serve;
+mod cli_signals;
 mod cli_validate;
 mod plugin_conformance;
 mod schema_current;

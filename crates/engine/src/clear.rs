@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use flowctl_state::{RunRecord, StoreError, TaskReset, TaskState};
+use chrono::{SecondsFormat, Utc};
+use flowctl_state::{RunRecord, RunState, StoreError, TaskReset, TaskState};
 
 use crate::{Engine, EngineError, Result};
 
@@ -28,7 +29,8 @@ impl Engine {
     /// Resets steps of a run for a re-run: each goes back to `queued` with fresh tries (its
     /// attempt history and logs are kept), its outputs are dropped, and the run goes back to
     /// `queued`; then [`Engine::execute_run`] runs it again. Refused while the run is being
-    /// executed.
+    /// executed by a live process (its execution lease is valid); steps left `running` by a
+    /// process that is gone (their leases expired) are recovered as lost tries and cleared.
     pub async fn clear(
         &self,
         dag_id: &str,
@@ -42,6 +44,25 @@ impl Engine {
         };
         let run = store.get_run(dag_id, run_id).await?.ok_or_else(unknown)?;
         let dag = self.load_version(dag_id, &run.version_hash, None).await?;
+        let now = Utc::now();
+        if let (Some(holder), Some(until)) = (&run.holder, run.lease_expires_at)
+            && until >= now
+        {
+            return Err(EngineError::Conflict(format!(
+                "run `{run_id}` is being executed by {holder}; wait for it to finish before \
+                 clearing (if that process is gone, its lease expires at {})",
+                until.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )));
+        }
+        // Steps left `running` by a process that is gone (killed, crashed: its leases
+        // expired) are recovered first, their tries marked lost; they are cleared with the
+        // failed ones.
+        let recovered: BTreeSet<String> = store
+            .recover_expired_leases(now, Some(run.id), self.settings().free_losses)
+            .await?
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
         let tasks = store.list_tasks(run.id).await?;
 
         let downstream = dag.downstream();
@@ -52,6 +73,10 @@ impl Engine {
                 ClearScope::All => true,
                 ClearScope::Failed => {
                     matches!(t.state, TaskState::Failed | TaskState::UpstreamFailed)
+                        || recovered.contains(&t.task_id)
+                        // A run that ended while some steps had not (stopped by a signal
+                        // in the foreground): those are cleared too.
+                        || (run.state == RunState::Failed && !t.state.is_terminal())
                 }
             })
             .map(|t| t.task_id.as_str())

@@ -25,6 +25,7 @@ mod settings;
 mod trigger;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ pub use backfill::BackfillReport;
 pub use clear::{ClearReport, ClearScope};
 pub use error::{EngineError, Result};
 pub use events::{EventKind, EventSink, RunEvent};
-pub use executor::RunOutcome;
+pub use executor::{OnShutdown, RunOutcome};
 pub use handles::TaskHandles;
 pub use scheduler::{PassHook, SchedulerOptions, SchedulerReport};
 pub use settings::{EngineSettings, default_holder_id};
@@ -61,6 +62,8 @@ struct Inner {
     notifier: Arc<Notifier>,
     /// Parsed DAG versions by (dag id, content hash, target kind): a version never changes.
     dags: Mutex<HashMap<(String, String, String), Arc<Dag>>>,
+    /// [`OnShutdown::Fail`] rather than the default [`OnShutdown::Resume`].
+    fail_on_shutdown: AtomicBool,
 }
 
 impl Engine {
@@ -78,6 +81,7 @@ impl Engine {
                 pools,
                 notifier,
                 dags: Mutex::new(HashMap::new()),
+                fail_on_shutdown: AtomicBool::new(false),
             }),
         }
     }
@@ -97,6 +101,23 @@ impl Engine {
     /// for notifications: this is the only place that does.
     pub async fn wait_for_notifications(&self, within: Duration) -> usize {
         self.inner.notifier.wait(within).await
+    }
+
+    /// Sets what executions started from now on (by this engine and its clones) leave behind
+    /// when their shutdown token fires: see [`OnShutdown`] (default `Resume`).
+    pub fn set_on_shutdown(&self, mode: OnShutdown) {
+        self.inner
+            .fail_on_shutdown
+            .store(mode == OnShutdown::Fail, Ordering::Relaxed);
+    }
+
+    /// What an execution stopped by its shutdown token leaves behind.
+    pub fn on_shutdown(&self) -> OnShutdown {
+        if self.inner.fail_on_shutdown.load(Ordering::Relaxed) {
+            OnShutdown::Fail
+        } else {
+            OnShutdown::Resume
+        }
     }
 
     /// The job types this engine can run.

@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::open_store;
 use super::validate::{check_dag_files, report_diagnostics};
 use crate::error::{CliError, CliResult, Exit};
+use crate::output::out;
 use crate::project::Project;
 
 /// One thing that differs between the repository and what is live.
@@ -69,7 +70,7 @@ pub async fn run(
     if json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::failed(format!("cannot encode the report: {e}")))?;
-        println!("{text}");
+        out!("{text}");
     } else {
         print_report(&report);
     }
@@ -136,10 +137,10 @@ async fn check(
 
 fn print_report(report: &Report) {
     for line in &report.checked {
-        println!("checked: {line}");
+        out!("checked: {line}");
     }
     if report.differences.is_empty() {
-        println!("no drift on target `{}`", report.target);
+        out!("no drift on target `{}`", report.target);
         return;
     }
     let width = report
@@ -150,9 +151,9 @@ fn print_report(report: &Report) {
         .unwrap_or(0);
     for d in &report.differences {
         let subject = format!("{} {}", d.kind, d.name);
-        println!("~ {subject:<width$}  {}", d.difference);
+        out!("~ {subject:<width$}  {}", d.difference);
     }
-    println!(
+    out!(
         "drift: {} difference{} on target `{}`",
         report.differences.len(),
         if report.differences.len() == 1 {

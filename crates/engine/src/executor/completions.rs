@@ -4,7 +4,8 @@
 //! becomes a step state. A success keeps the step's outputs for downstream templates; a
 //! retryable failure is retried after the step's (jittered) delay while tries remain, any
 //! other failure fails the step; a try cut short by a shutdown is given back and runs again
-//! at once. A step that ends decides its downstream steps' trigger rules in the view, and
+//! at once (or, with [`OnShutdown::Fail`](super::OnShutdown::Fail), fails its step and
+//! decides nothing downstream). A step that ends decides its downstream steps' trigger rules in the view, and
 //! the steps that can no longer run are resolved (`skipped` / `upstream_failed`). All of it
 //! goes into the pending batch, and the notifications it calls for are queued until that
 //! batch is written.
@@ -66,6 +67,24 @@ impl Executor<'_> {
                 });
                 self.queue_notices(c.idx, NotifyEvent::Success, c.try_number, None);
                 self.record_resolved(resolved);
+            }
+            Err(Failure::Interrupted) if self.fail_on_shutdown => {
+                // The run ends with the process: the try cut short fails its step, and
+                // nothing downstream is decided (those steps did not run; a clear runs them).
+                finish.attempt_state = AttemptState::Failed;
+                finish.task_state = TaskState::Failed;
+                let error = Failure::Interrupted.message();
+                finish.error = Some(error.clone());
+                self.batch.finished.push(finish);
+                self.view.set_cut_short(c.idx);
+                self.cut_short += 1;
+                self.emit(EventKind::StepFailed {
+                    step: task_id,
+                    try_number: c.try_number,
+                    error,
+                    will_retry: false,
+                    retry_at: None,
+                });
             }
             Err(failure) => {
                 finish.attempt_state = AttemptState::Failed;

@@ -86,6 +86,8 @@ impl<'e> Executor<'e> {
             pool_blocked: false,
             stop_deadline: None,
             interrupted: false,
+            fail_on_shutdown: engine.on_shutdown() == super::OnShutdown::Fail,
+            cut_short: 0,
             started: Instant::now(),
             notices: Vec::new(),
             errors: HashMap::new(),

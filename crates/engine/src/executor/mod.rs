@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flowctl_model::dag::Dag;
-use flowctl_state::{Batch, RunRecord, RunState};
+use flowctl_state::{Batch, RunRecord, RunState, RunTransition};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
@@ -44,9 +44,30 @@ use crate::{Engine, EngineError, Result};
 pub struct RunOutcome {
     /// The run as stored at the end.
     pub run: RunRecord,
-    /// `true` when execution stopped before the run ended (shutdown): the run is still
-    /// `running` and resumes when executed again.
+    /// `true` when a shutdown stopped the execution before the run ended by itself. With
+    /// [`OnShutdown::Resume`] the run is still `running` and resumes when executed again;
+    /// with [`OnShutdown::Fail`] it ended `failed`.
     pub interrupted: bool,
+}
+
+/// What an execution stopped by its `shutdown` token leaves behind (see
+/// [`Engine::set_on_shutdown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnShutdown {
+    /// For a process that hands its work over (the scheduler): running steps get the
+    /// `shutdown_grace` setting to finish, then are cancelled; the tries cut short are given
+    /// back (they do not count against the retries) and the run stays `running`, without a
+    /// holder, for whoever executes it next.
+    #[default]
+    Resume,
+    /// For a run in the foreground of a command stopped by its user or its supervisor
+    /// (`flowctl run`, `backfill`, `clear` on SIGINT/SIGTERM): running steps are cancelled at
+    /// once (each job still gets the `cancel_grace` setting to stop: a shell step's process
+    /// group is terminated); the attempts cut short end `failed`, and so do their steps (no
+    /// retry, no notification); steps that had not started keep their state; the run ends
+    /// `failed` (no run notification either) and its lease is released. Nothing is left
+    /// `running`; [`Engine::clear`] runs it again.
+    Fail,
 }
 
 impl RunOutcome {
@@ -57,9 +78,9 @@ impl RunOutcome {
 }
 
 impl Engine {
-    /// Executes a run until it ends (or `shutdown` fires: then running steps get
-    /// `shutdown_grace` to finish before they are cancelled and re-queued without consuming a
-    /// try, and the outcome says `interrupted`).
+    /// Executes a run until it ends (or `shutdown` fires: then no step is started any more,
+    /// running steps are cancelled, and the outcome says `interrupted`; what the run is left
+    /// in depends on [`Engine::on_shutdown`]: resumable, or ended `failed`).
     ///
     /// The process takes the run's execution lease first: a run executed by another live
     /// process is an error ([`EngineError::Conflict`]). Expired leases of the run's steps (a
@@ -131,6 +152,10 @@ struct Executor<'e> {
     /// Set on shutdown: when running steps are cancelled.
     stop_deadline: Option<Instant>,
     interrupted: bool,
+    /// [`OnShutdown::Fail`]: a shutdown ends the run `failed`.
+    fail_on_shutdown: bool,
+    /// Steps whose try was cut short by a shutdown with [`OnShutdown::Fail`].
+    cut_short: usize,
     started: Instant,
     /// Notifications of ended tries, sent once the batch recording those ends is written.
     notices: Vec<Notice>,
@@ -168,11 +193,23 @@ impl Executor<'_> {
             while let Ok(completion) = self.done_rx.try_recv() {
                 self.complete(completion);
             }
+            if self.shutdown.is_cancelled() && self.stop_deadline.is_none() {
+                // Fired before the loop saw it (e.g. before execution started): no claim.
+                self.begin_stop();
+            }
             if self.stop_deadline.is_none() {
                 self.pick_claims(Utc::now());
             }
             let finished = self.view.all_terminal();
-            self.stage_run_state(finished);
+            let stopped = self.stop_deadline.is_some() && self.in_flight.is_empty();
+            if stopped && !finished && self.fail_on_shutdown {
+                self.batch.run = Some(RunTransition {
+                    run_pk: self.run.id,
+                    state: RunState::Failed,
+                });
+            } else {
+                self.stage_run_state(finished);
+            }
             if !self.batch.is_empty() {
                 self.write_batch().await?;
             }
@@ -180,9 +217,16 @@ impl Executor<'_> {
             if finished {
                 return self.finish().await;
             }
-            if self.stop_deadline.is_some() && self.in_flight.is_empty() {
-                self.emit(EventKind::RunInterrupted);
+            if stopped {
                 let run = self.reload_run().await?;
+                if self.fail_on_shutdown {
+                    self.emit(EventKind::RunFinished {
+                        state: run.state,
+                        duration: self.started.elapsed(),
+                    });
+                } else {
+                    self.emit(EventKind::RunInterrupted);
+                }
                 return Ok(RunOutcome {
                     run,
                     interrupted: true,
@@ -222,10 +266,7 @@ impl Executor<'_> {
             tokio::select! {
                 biased;
                 Some(completion) = self.done_rx.recv() => self.complete(completion),
-                _ = self.shutdown.cancelled(), if self.stop_deadline.is_none() => {
-                    let grace = self.engine.settings().shutdown_grace;
-                    self.stop_deadline = Some(Instant::now() + grace);
-                }
+                _ = self.shutdown.cancelled(), if self.stop_deadline.is_none() => self.begin_stop(),
                 _ = sleep_until(stop_at.unwrap_or_else(Instant::now)), if stop_at.is_some() => {
                     self.interrupted = true;
                     for flight in self.in_flight.values() {
@@ -247,18 +288,34 @@ impl Executor<'_> {
         }
     }
 
+    /// Stops taking work: running steps are cancelled when the deadline passes, at once with
+    /// [`OnShutdown::Fail`], after the `shutdown_grace` setting otherwise.
+    fn begin_stop(&mut self) {
+        let grace = if self.fail_on_shutdown {
+            Duration::ZERO
+        } else {
+            self.engine.settings().shutdown_grace
+        };
+        self.stop_deadline = Some(Instant::now() + grace);
+    }
+
     /// Ends the run's execution: its final record, notifications and event.
     async fn finish(&mut self) -> Result<RunOutcome> {
         let run = self.reload_run().await?;
-        self.queue_run_notices(run.state);
-        self.send_notices();
+        // A run that ended because steps were cut short by a shutdown did not fail on its
+        // own: nobody is told (like the tries cut short).
+        let cut_short = self.cut_short > 0;
+        if !cut_short {
+            self.queue_run_notices(run.state);
+            self.send_notices();
+        }
         self.emit(EventKind::RunFinished {
             state: run.state,
             duration: self.started.elapsed(),
         });
         Ok(RunOutcome {
             run,
-            interrupted: false,
+            interrupted: cut_short,
         })
     }
 

@@ -163,6 +163,14 @@ impl View {
         resolved
     }
 
+    /// Records that step `i` failed because its try was cut short by a shutdown that ends the
+    /// run: it is terminal, and its downstream steps are left undecided (they did not run).
+    pub fn set_cut_short(&mut self, i: usize) {
+        if !self.nodes[i].state.is_terminal() {
+            self.mark_terminal(i, TaskState::Failed);
+        }
+    }
+
     /// Marks `start` terminal and propagates through its downstream steps (iteratively: a
     /// failure at the head of a 10,000-step chain must not overflow the stack).
     fn cascade(&mut self, start: usize, state: TaskState, resolved: &mut Vec<Resolved>) {
