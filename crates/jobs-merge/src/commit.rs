@@ -18,6 +18,9 @@ use crate::values;
 
 /// Snapshot-summary key of a silver table holding its live row count after the commit.
 pub const LIVE_ROWS_SUMMARY_KEY: &str = "flowctl.merge.live-rows";
+/// Snapshot-summary key of a silver table holding the table UUID of the bronze table it was
+/// merged from: snapshot ids are only meaningful within that table.
+pub const SOURCE_UUID_SUMMARY_KEY: &str = "flowctl.merge.source-table-uuid";
 /// Rows per written batch.
 const BATCH_ROWS: usize = 65_536;
 /// From this many rows, silver's new rows are written as one file per core, concurrently.
@@ -99,6 +102,8 @@ pub(crate) fn free_in_background<T: Send + 'static>(value: T) {
 pub(crate) struct Record {
     /// The last bronze snapshot merged.
     pub source_snapshot: i64,
+    /// The bronze table's UUID.
+    pub source_uuid: String,
     /// Silver's live rows (current mode) or current versions (scd2) after the commit.
     pub live_rows: u64,
 }
@@ -123,6 +128,10 @@ pub(crate) async fn commit(
         (
             LIVE_ROWS_SUMMARY_KEY.to_owned(),
             record.live_rows.to_string(),
+        ),
+        (
+            SOURCE_UUID_SUMMARY_KEY.to_owned(),
+            record.source_uuid.clone(),
         ),
     ]);
     if let Some(hook) = before_commit {

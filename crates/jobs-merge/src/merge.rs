@@ -121,7 +121,7 @@ async fn merge_once(
 ) -> Result<Attempt, MergeError> {
     // Plan: what to read from bronze.
     let (bronze, silver) = plan.load(lake).await?;
-    let progress = plan.progress(silver.as_ref())?;
+    let progress = plan.progress(silver.as_ref(), &bronze)?;
     let ids = progress.pending(&bronze)?;
     let Some(&last) = ids.last() else {
         return Ok(Attempt::Done(MergeOutcome {
@@ -197,6 +197,7 @@ async fn merge_once(
     let record = Record {
         source_snapshot: last,
         live_rows: live_after,
+        source_uuid: progress.source_uuid.clone(),
     };
     let committed = commit::commit(
         lake,

@@ -12,7 +12,7 @@ use flowctl_lakehouse::bronze::SILVER_SOURCE_SNAPSHOT_KEY;
 use flowctl_lakehouse::{LakeTable, Lakehouse, TableName};
 
 use crate::changes::{Change, Extracted};
-use crate::commit::LIVE_ROWS_SUMMARY_KEY;
+use crate::commit::{LIVE_ROWS_SUMMARY_KEY, SOURCE_UUID_SUMMARY_KEY};
 use crate::config::{MergeConfig, MergeMode};
 use crate::error::MergeError;
 use crate::group::Groups;
@@ -109,9 +109,24 @@ impl<'a> Plan<'a> {
     }
 
     /// Where silver stands, from its current snapshot's summary (nothing merged yet without
-    /// silver or without a summary).
-    pub fn progress(&self, silver: Option<&LakeTable>) -> Result<Progress, MergeError> {
+    /// silver or without a summary). Silver merged from another table than `bronze` (another
+    /// DAG writing it from another source, a bronze table dropped and created again) is
+    /// refused: its recorded position means nothing in `bronze`.
+    pub fn progress(
+        &self,
+        silver: Option<&LakeTable>,
+        bronze: &LakeTable,
+    ) -> Result<Progress, MergeError> {
         let summary = silver.map(LakeTable::current_summary).unwrap_or_default();
+        let source_uuid = table_uuid(bronze);
+        if let Some(recorded) = summary.get(SOURCE_UUID_SUMMARY_KEY)
+            && *recorded != source_uuid
+        {
+            return Err(MergeError::Config(format!(
+                "{} was merged from another table than {} (its recorded source is table {recorded},                  {} is table {source_uuid}): another step or DAG writes it from another source, or                  {} was dropped and created again. Give this step a silver table of its own, or                  drop {} to rebuild it from {}",
+                self.target, self.source, self.source, self.source, self.target, self.source
+            )));
+        }
         let processed = match summary.get(SILVER_SOURCE_SNAPSHOT_KEY) {
             None => None,
             Some(v) => Some(v.parse::<i64>().map_err(|_| {
@@ -129,6 +144,7 @@ impl<'a> Plan<'a> {
         Ok(Progress {
             processed,
             live_rows,
+            source_uuid,
         })
     }
 }
@@ -139,6 +155,13 @@ pub(crate) struct Progress {
     pub processed: Option<i64>,
     /// Silver's live rows (current mode) or current versions (scd2).
     pub live_rows: u64,
+    /// The bronze table's UUID, recorded with the next commit.
+    pub source_uuid: String,
+}
+
+/// A table's UUID (its metadata's `table-uuid`), as text.
+fn table_uuid(table: &LakeTable) -> String {
+    table.iceberg().metadata().uuid().to_string()
 }
 
 impl Progress {

@@ -556,3 +556,39 @@ async fn toast_placeholders_in_a_latest_change_take_the_values_before_it() {
         (&json!(3), &json!("four"))
     );
 }
+
+/// Silver remembers which bronze table it was merged from: a merge from another bronze table
+/// (another DAG writing the same silver table) is refused with a clear error and changes nothing.
+#[tokio::test]
+async fn a_merge_from_another_bronze_table_is_refused_by_name() {
+    let mut fx = Lake::new().await;
+    fx.bronze(&[fixture_msg("users_01_snapshot_read_with_schema")])
+        .await;
+    let cfg = config("silver.users", "users", &["id"], MergeMode::Current);
+    fx.merge(&cfg).await;
+    let before = fx.table("silver.users").await;
+
+    let other = flowctl_lakehouse::TableName::parse("bronze.other_cdc_raw").unwrap();
+    fx.lake
+        .create_table_if_missing(
+            &other,
+            &flowctl_lakehouse::TableSchema::Columns(flowctl_lakehouse::bronze::bronze_columns()),
+        )
+        .await
+        .unwrap();
+    let mut from_other = cfg.clone();
+    from_other.source = "bronze.other_cdc_raw".into();
+    let err = flowctl_jobs_merge::merge(&fx.lake, &from_other, &Default::default())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("silver.users was merged from another table than bronze.other_cdc_raw"),
+        "{message}"
+    );
+    assert!(!err.is_retryable());
+    let after = fx.table("silver.users").await;
+    assert_eq!(after.metadata_location(), before.metadata_location());
+    // The right source still merges.
+    fx.merge(&cfg).await;
+}
