@@ -64,7 +64,7 @@ pub(super) const CDC_EVENTS: &str = "flowctl_cdc_events";
 pub(super) const CDC_EVENTS_HELP: &str =
     "Change events ingested into bronze by DAG, step, table and Debezium op (c, u, d, r, t)";
 
-/// `flowctl_cdc_events` by op, and `flowctl_cdc_dlq_events`.
+/// `flowctl_cdc_events` by op, `flowctl_cdc_dlq_events` and `flowctl_cdc_gap_offsets`.
 pub(super) const COUNTERS: &[OutputCounter] = &[
     OutputCounter {
         metric: CDC_EVENTS,
@@ -100,6 +100,12 @@ pub(super) const COUNTERS: &[OutputCounter] = &[
         metric: "flowctl_cdc_dlq_events",
         help: "Malformed messages sent to the dead-letter table, by bronze table",
         output: "dlq",
+        labels: &[],
+    },
+    OutputCounter {
+        metric: "flowctl_cdc_gap_offsets",
+        help: "Kafka offsets a step with `on_gap: skip` found gone from the broker, by bronze table",
+        output: "gaps",
         labels: &[],
     },
 ];

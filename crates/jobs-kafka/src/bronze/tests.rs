@@ -238,6 +238,13 @@ fn declares_its_telemetry() {
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].output, "dlq");
     assert!(dlq[0].labels.is_empty());
+    let gaps: Vec<_> = telemetry
+        .counters
+        .iter()
+        .filter(|c| c.metric == "flowctl_cdc_gap_offsets")
+        .map(|c| (c.output, c.labels))
+        .collect();
+    assert_eq!(gaps, [("gaps", &[][..])]);
     assert_eq!(
         dlq[0].help,
         "Malformed messages sent to the dead-letter table, by bronze table"
