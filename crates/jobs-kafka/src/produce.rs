@@ -375,7 +375,6 @@ impl Job for ProduceJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
     use serde_json::json;
 
     #[test]
@@ -406,10 +405,7 @@ mod tests {
     }
 
     fn problems(config: Value) -> Vec<String> {
-        TypedJobSpec::<ProduceConfig>::new(TYPE_NAME)
-            .check(&config)
-            .err()
-            .unwrap_or_default()
+        flowctl_model::catalog::config_problems::<ProduceConfig>(&config)
             .iter()
             .map(ToString::to_string)
             .collect()

@@ -197,6 +197,12 @@ pub fn check_config<C: JobConfig>(config: &serde_json::Value) -> Result<C, Vec<C
     }
 }
 
+/// Every problem [`check_config`] finds in `config` as `C` (none when it passes): what a
+/// job type's tests assert on.
+pub fn config_problems<C: JobConfig>(config: &serde_json::Value) -> Vec<ConfigError> {
+    check_config::<C>(config).err().unwrap_or_default()
+}
+
 impl<C: JobConfig> JobTypeSpec for TypedJobSpec<C> {
     fn name(&self) -> &str {
         self.name

@@ -266,18 +266,14 @@ fn timeout_minutes(text: &str) -> Result<i32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowctl_model::catalog::check_config;
     use serde_json::json;
 
     /// Each problem as `path: message`.
     fn problems(v: serde_json::Value) -> Vec<String> {
-        match check_config::<GlueJobConfig>(&v) {
-            Ok(_) => Vec::new(),
-            Err(found) => found
-                .iter()
-                .map(|e| format!("{}: {}", e.path.join("."), e.message))
-                .collect(),
-        }
+        flowctl_model::catalog::config_problems::<GlueJobConfig>(&v)
+            .iter()
+            .map(|e| format!("{}: {}", e.path.join("."), e.message))
+            .collect()
     }
 
     #[test]

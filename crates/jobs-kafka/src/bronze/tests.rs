@@ -2,14 +2,10 @@
 //! attempt.
 
 use super::*;
-use flowctl_model::catalog::{JobTypeSpec, TypedJobSpec};
 use serde_json::{Value, json};
 
 fn problems(config: Value) -> Vec<String> {
-    TypedJobSpec::<BronzeConfig>::new(TYPE_NAME)
-        .check(&config)
-        .err()
-        .unwrap_or_default()
+    flowctl_model::catalog::config_problems::<BronzeConfig>(&config)
         .iter()
         .map(ToString::to_string)
         .collect()

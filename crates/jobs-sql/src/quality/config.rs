@@ -528,10 +528,10 @@ mod tests {
     use serde_json::{Value, json};
 
     fn problems(config: Value) -> Vec<String> {
-        match check_config::<QualityConfig>(&config) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors.iter().map(ConfigError::to_string).collect(),
-        }
+        flowctl_model::catalog::config_problems::<QualityConfig>(&config)
+            .iter()
+            .map(ConfigError::to_string)
+            .collect()
     }
 
     fn checks(checks: Value) -> Vec<String> {

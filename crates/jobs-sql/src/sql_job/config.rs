@@ -161,14 +161,14 @@ impl JobConfig for SqlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowctl_model::catalog::{ConfigError, check_config};
+    use flowctl_model::catalog::ConfigError;
     use serde_json::json;
 
     fn problems(config: serde_json::Value) -> Vec<String> {
-        match check_config::<SqlConfig>(&config) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors.iter().map(ConfigError::to_string).collect(),
-        }
+        flowctl_model::catalog::config_problems::<SqlConfig>(&config)
+            .iter()
+            .map(ConfigError::to_string)
+            .collect()
     }
 
     #[test]
